@@ -1,0 +1,42 @@
+"""Problems: objectives with value and gradient, found by name.
+
+``problems.make("ackley", dim=2)`` builds one; ``problems.registry`` lists them (built-ins and
+plugins alike) with their parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optbench_registry import Registry
+
+from .base import ParameterError, Problem
+
+__all__ = ["ParameterError", "Problem", "make", "registry"]
+
+
+def _check(cls: type) -> str | None:
+    if not isinstance(cls, type) or not issubclass(cls, Problem):
+        value = getattr(cls, "value", None)
+        if not callable(value):
+            return "it defines no value(x) method"
+        return None
+    if cls.value is Problem.value:
+        return "it defines no value(x) method"
+    return None
+
+
+registry = Registry("problem", _check)
+for _name, _target in {
+    "ackley": "problems.ackley:Ackley",
+    "autoencoder": "problems.autoencoder:Autoencoder",
+    "group_lasso": "problems.group_lasso:GroupLasso",
+    "lstm": "problems.lstm:LSTM",
+    "discriminative": "problems.discriminative:Discriminative",
+}.items():
+    registry.add(_name, _target)
+
+
+def make(name: str, **params: Any) -> Problem:
+    """Build the problem registered as ``name`` with ``params`` (validated by its constructor)."""
+    return registry.get(name)(**params)

@@ -1,0 +1,178 @@
+"""A three-layer sigmoid autoencoder on real images (the first and fourth seeds' network).
+
+With x the images as columns (visible × m) and σ the logistic sigmoid:
+
+    a2 = σ(W1 x + b1)          hidden × m
+    a3 = σ(W2 a2 + b2)         visible × m, the reconstruction
+    J  = 1/(2m) Σ ‖a3 − x‖² + λ/2 (‖W1‖² + ‖W2‖²) [+ β Σ_j KL(ρ ‖ ρ̂_j)],  ρ̂ = mean of a2 over x
+
+and backpropagation gives, with δ3 = (a3 − x) ⊙ a3 ⊙ (1 − a3) and
+δ2 = (W2ᵀ δ3 + β(−ρ/ρ̂ + (1−ρ)/(1−ρ̂))) ⊙ a2 ⊙ (1 − a2):
+
+    ∇W2 = δ3 a2ᵀ / m + λ W2,   ∇b2 = Σ δ3 / m,   ∇W1 = δ2 xᵀ / m + λ W1,   ∇b1 = Σ δ2 / m.
+
+theta is (W1, W2, b1, b2), each row-major, in that order, as scipy.optimize.minimize expects a
+flat vector. Reference: A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanford, 2011.
+
+The five matrix products (W1 x, W2 a2, W2ᵀ δ3, δ3 a2ᵀ, δ2 xᵀ) are the unavoidable cost; the
+element-wise work is done in place on preallocated buffers, with the sigmoid as an in-place exp
+chain (scipy.special.expit measures 2.5–4× slower here).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import datasets
+from .base import Problem, check_number
+
+
+def _sigmoid_(z: np.ndarray) -> np.ndarray:
+    """σ(z) computed in place in z; exp overflows to inf for z < -709, where σ is 0 anyway."""
+    np.negative(z, out=z)
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
+    z += 1.0
+    return np.reciprocal(z, out=z)
+
+
+class Autoencoder(Problem):
+    name = "autoencoder"
+    param_docs = {
+        "hidden": "number of hidden units",
+        "weight_decay": "λ, the L2 penalty on W1 and W2",
+        "sparsity": "ρ, the target mean activation of a hidden unit; null turns the KL penalty off",
+        "sparsity_weight": "β, weight of the KL sparsity penalty",
+        "samples": "use the first N images; null: all",
+        "data": "'digits' (scikit-learn's 8x8 digits, bundled) or {path: FILE} (IDX or .npz)",
+    }
+
+    def __init__(
+        self,
+        hidden: int = 25,
+        weight_decay: float = 1e-4,
+        sparsity: float | None = None,
+        sparsity_weight: float = 3.0,
+        samples: int | None = None,
+        data: str | dict = "digits",
+    ):
+        owner = self.name
+        self.hidden = check_number(owner, "hidden", hidden, low=1, integer=True)
+        self.weight_decay = check_number(owner, "weight_decay", weight_decay, low=0)
+        self.sparsity = (
+            None if sparsity is None
+            else check_number(owner, "sparsity", sparsity, low=0, high=1, low_open=True,
+                              high_open=True)
+        )
+        self.sparsity_weight = check_number(owner, "sparsity_weight", sparsity_weight, low=0)
+        if samples is not None:
+            samples = check_number(owner, "samples", samples, low=1, integer=True)
+        self.x = self._load(data, samples)
+        self.visible, self.m = self.x.shape
+        h, v = self.hidden, self.visible
+        self.dim = 2 * h * v + h + v
+        self._w2_end = 2 * h * v
+        self._buffers: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _load(data, samples) -> np.ndarray:
+        if data == "digits":
+            return datasets.digits(samples)
+        if isinstance(data, dict) and set(data) == {"path"}:
+            return datasets.images(data["path"], samples)
+        raise ValueError(
+            f"autoencoder: parameter 'data' must be 'digits' or {{path: FILE}}, got {data!r}"
+        )
+
+    @property
+    def blocks(self) -> dict[str, slice]:
+        h, v = self.hidden, self.visible
+        return {
+            "W1": slice(0, h * v),
+            "W2": slice(h * v, 2 * h * v),
+            "b1": slice(2 * h * v, 2 * h * v + h),
+            "b2": slice(2 * h * v + h, self.dim),
+        }
+
+    def unpack(self, theta: np.ndarray):
+        """Views (W1, W2, b1, b2) into theta."""
+        h, v, e = self.hidden, self.visible, self._w2_end
+        return (
+            theta[: h * v].reshape(h, v),
+            theta[h * v : e].reshape(v, h),
+            theta[e : e + h],
+            theta[e + h :],
+        )
+
+    def initial_point(self, rng: np.random.Generator) -> np.ndarray:
+        """Weights uniform in ±4·sqrt(6/(hidden+visible)) (W1 then W2), biases zero."""
+        r = 4.0 * math.sqrt(6.0 / (self.hidden + self.visible))
+        theta = np.zeros(self.dim)
+        theta[: self._w2_end] = rng.uniform(-r, r, self._w2_end)
+        return theta
+
+    def _buffer(self, key: str, shape: tuple[int, int]) -> np.ndarray:
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.empty(shape)
+        return buf
+
+    def value(self, theta: np.ndarray) -> float:
+        return self._forward(np.asarray(theta, dtype=float))[0]
+
+    def _forward(self, theta: np.ndarray):
+        W1, W2, b1, b2 = self.unpack(theta)
+        x, m = self.x, self.m
+        a2 = np.matmul(W1, x, out=self._buffer("a2", (self.hidden, m)))
+        a2 += b1[:, None]
+        _sigmoid_(a2)
+        a3 = np.matmul(W2, a2, out=self._buffer("a3", (self.visible, m)))
+        a3 += b2[:, None]
+        _sigmoid_(a3)
+        diff = np.subtract(a3, x, out=self._buffer("diff", (self.visible, m)))
+        flat = diff.reshape(-1)
+        w = theta[: self._w2_end]
+        cost = 0.5 * float(flat @ flat) / m + 0.5 * self.weight_decay * float(w @ w)
+        rho_hat = None
+        if self.sparsity is not None:
+            rho, beta = self.sparsity, self.sparsity_weight
+            rho_hat = a2.mean(axis=1)
+            cost += beta * float(
+                np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+            )
+        return cost, a2, a3, diff, rho_hat
+
+    def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = np.asarray(theta, dtype=float)
+        cost, a2, a3, diff, rho_hat = self._forward(theta)
+        W1, W2, _, _ = self.unpack(theta)
+        m, lam = self.m, self.weight_decay
+        grad = np.empty(self.dim)
+        gW1, gW2, gb1, gb2 = self.unpack(grad)
+
+        # δ3 = (a3 - x) ⊙ a3 ⊙ (1 - a3)
+        d3 = np.subtract(1.0, a3, out=self._buffer("d3", a3.shape))
+        d3 *= a3
+        d3 *= diff
+        # δ2 = (W2ᵀ δ3 [+ sparsity]) ⊙ a2 ⊙ (1 - a2)
+        d2 = np.matmul(W2.T, d3, out=self._buffer("d2", a2.shape))
+        if rho_hat is not None:
+            rho, beta = self.sparsity, self.sparsity_weight
+            d2 += (beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)))[:, None]
+        s2 = np.subtract(1.0, a2, out=self._buffer("s2", a2.shape))
+        s2 *= a2
+        d2 *= s2
+
+        np.matmul(d3, a2.T, out=gW2)
+        np.matmul(d2, self.x.T, out=gW1)
+        np.sum(d3, axis=1, out=gb2)
+        np.sum(d2, axis=1, out=gb1)
+        grad /= m
+        if lam:
+            grad[: self._w2_end] += lam * theta[: self._w2_end]
+        return cost, grad
+
+    def describe(self) -> str:
+        return f"autoencoder {self.visible}-{self.hidden}-{self.visible} on {self.m} images"

@@ -1,0 +1,127 @@
+"""The problem contract: what every objective offers the optimizers and the harness.
+
+A problem is a class whose constructor takes its parameters (validated there) and whose
+instances give ``value(x)`` and, when known, ``grad(x)`` or a fused ``value_and_grad(x)``.
+A problem that defines only ``value`` gets a central finite-difference gradient from this base
+and says so through ``gradient == "finite-difference"``; such a gradient costs ``2 * dim``
+evaluations of ``value``, which ``grad_cost`` reports so that a counting oracle can charge it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from optbench_registry import ParameterError, check_number
+
+__all__ = ["ParameterError", "Problem", "central_difference", "check_number"]
+
+# Step for central differences: cbrt(machine eps) balances truncation (h^2) and rounding (eps/h).
+_FD_STEP = np.finfo(float).eps ** (1 / 3)
+
+
+def central_difference(value, x: np.ndarray, step: float = _FD_STEP) -> np.ndarray:
+    """Central-difference gradient of the scalar function ``value`` at ``x``.
+
+    The step is scaled per coordinate, h_i = step * max(1, |x_i|), and rounded to a
+    representable difference so that (x + h) - (x - h) is exactly 2h.
+    """
+    x = np.asarray(x, dtype=float)
+    h = step * np.maximum(1.0, np.abs(x))
+    up, down = x + h, x - h
+    h2 = up - down
+    g = np.empty_like(x)
+    xp = x.copy()
+    for i in range(x.size):
+        xp[i] = up[i]
+        f_up = value(xp)
+        xp[i] = down[i]
+        f_down = value(xp)
+        xp[i] = x[i]
+        g[i] = (f_up - f_down) / h2[i]
+    return g
+
+
+class Problem:
+    """Base class and contract of a problem (see DESIGN.md, "Problem contract").
+
+    Subclasses set ``name`` and ``dim`` and define ``value``; they define ``grad`` and/or
+    ``value_and_grad`` when the gradient is known. Optional: ``bounds``, ``x_opt``, ``f_opt``,
+    ``blocks`` (named slices of x, for per-block gradient checks), ``smooth`` (False when the
+    objective has kinks where smooth methods may stall), ``param_docs`` (shown by ``optbench list``).
+    """
+
+    name: ClassVar[str] = ""
+    gradient: ClassVar[str] = "analytic"  # or "finite-difference", set automatically
+    smooth: ClassVar[bool] = True
+    param_docs: ClassVar[dict[str, str]] = {}
+
+    dim: int
+    bounds: tuple[np.ndarray, np.ndarray] | None = None
+    x_opt: np.ndarray | None = None
+    f_opt: float | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        has_grad = _defines(cls, "grad")
+        has_vg = _defines(cls, "value_and_grad")
+        if has_vg and not has_grad:
+            cls.grad = _grad_from_value_and_grad
+        if not (has_grad or has_vg):
+            cls.gradient = "finite-difference"
+            cls.grad = _finite_difference_grad
+
+    # -- the contract ------------------------------------------------------------------------
+    def value(self, x: np.ndarray) -> float:
+        raise NotImplementedError(f"{type(self).__name__} does not define value(x)")
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        return _finite_difference_grad(self, x)
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        return self.value(x), self.grad(x)
+
+    def initial_point(self, rng: np.random.Generator) -> np.ndarray:
+        """A start drawn from ``rng``: uniform in the bounds when there are bounds."""
+        if self.bounds is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no bounds: define initial_point(rng)"
+            )
+        low, high = self.bounds
+        return rng.uniform(low, high)
+
+    # -- helpers the harness uses --------------------------------------------------------------
+    @property
+    def grad_cost(self) -> int:
+        """Evaluations of ``value`` one gradient costs: 0 when analytic, 2*dim by differences."""
+        return 2 * self.dim if self.gradient == "finite-difference" else 0
+
+    @property
+    def blocks(self) -> dict[str, slice]:
+        """Named parts of x (the autoencoder's W1, W2, b1, b2); one block "x" by default."""
+        return {"x": slice(0, self.dim)}
+
+    def describe(self) -> str:
+        return f"{self.name} (dim {self.dim})"
+
+
+def _defines(cls: type, attr: str) -> bool:
+    """Whether ``cls`` or a base below Problem defines ``attr`` itself."""
+    for klass in cls.__mro__:
+        if klass is Problem:
+            return False
+        if attr in vars(klass) and vars(klass)[attr] not in _FALLBACKS:
+            return True
+    return False
+
+
+def _finite_difference_grad(self: Problem, x: np.ndarray) -> np.ndarray:
+    return central_difference(self.value, x)
+
+
+def _grad_from_value_and_grad(self: Problem, x: np.ndarray) -> np.ndarray:
+    return self.value_and_grad(x)[1]
+
+
+_FALLBACKS = (_finite_difference_grad, _grad_from_value_and_grad)
