@@ -72,19 +72,21 @@ class Ackley(Problem):
         return self.value_and_grad(x, need_grad=False)[0]
 
     def value_and_grad(self, x: np.ndarray, need_grad: bool = True):
+        # f = -a·expm1(-b r) - e·expm1(s - 1), with s - 1 = -2·mean(sin²(c x / 2)): the same
+        # function written without cancellation, so f keeps full relative accuracy near 0.
         a, b, c, n = self.a, self.b, self.c, self.dim
         r = math.sqrt(float(x @ x) / n)
-        cx = c * x
-        s = float(np.cos(cx).sum()) / n
-        outer = a * math.exp(-b * r)
-        inner = math.exp(s)
-        f = (a - outer) + (math.e - inner)  # grouped so that f(0) is exactly 0
+        half = (0.5 * c) * x
+        sin_half = np.sin(half)
+        s_minus_1 = -2.0 * float(sin_half @ sin_half) / n
+        f = -a * math.expm1(-b * r) - math.e * math.expm1(s_minus_1)
         if not need_grad:
             return f, None
-        g = np.sin(cx)
-        g *= c * inner / n
+        g = np.cos(half)
+        g *= sin_half  # sin(c x) / 2
+        g *= 2.0 * c * math.exp(s_minus_1 + 1.0) / n
         if r > 0.0:
-            g += (b * outer / (n * r)) * x
+            g += (a * b * math.exp(-b * r) / (n * r)) * x
         return f, g
 
     def describe(self) -> str:

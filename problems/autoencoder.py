@@ -81,7 +81,7 @@ class Autoencoder(Problem):
         if data == "digits":
             return datasets.digits(samples)
         if isinstance(data, dict) and set(data) == {"path"}:
-            return datasets.images(data["path"], samples)
+            return datasets.from_path("autoencoder", datasets.images, data["path"], samples)
         raise ValueError(
             f"autoencoder: parameter 'data' must be 'digits' or {{path: FILE}}, got {data!r}"
         )
@@ -147,7 +147,7 @@ class Autoencoder(Problem):
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         theta = np.asarray(theta, dtype=float)
         cost, a2, a3, diff, rho_hat = self._forward(theta)
-        W1, W2, _, _ = self.unpack(theta)
+        _, W2, _, _ = self.unpack(theta)
         m, lam = self.m, self.weight_decay
         grad = np.empty(self.dim)
         gW1, gW2, gb1, gb2 = self.unpack(grad)

@@ -21,26 +21,30 @@ __all__ = ["ParameterError", "Problem", "central_difference", "check_number"]
 _FD_STEP = np.finfo(float).eps ** (1 / 3)
 
 
-def central_difference(value, x: np.ndarray, step: float = _FD_STEP) -> np.ndarray:
-    """Central-difference gradient of the scalar function ``value`` at ``x``.
+def central_difference(
+    value, x: np.ndarray, idx: np.ndarray | None = None, step: float = _FD_STEP
+) -> np.ndarray:
+    """Central-difference derivatives of the scalar function ``value`` at ``x``.
 
-    The step is scaled per coordinate, h_i = step * max(1, |x_i|), and rounded to a
-    representable difference so that (x + h) - (x - h) is exactly 2h.
+    Along the coordinates ``idx`` (default: all). The step is scaled per coordinate,
+    h_i = step * max(1, |x_i|), and the denominator is the representable difference
+    (x_i + h_i) - (x_i - h_i), not 2 h_i.
     """
     x = np.asarray(x, dtype=float)
-    h = step * np.maximum(1.0, np.abs(x))
-    up, down = x + h, x - h
-    h2 = up - down
-    g = np.empty_like(x)
+    idx = np.arange(x.size) if idx is None else np.asarray(idx)
+    h = step * np.maximum(1.0, np.abs(x[idx]))
+    up, down = x[idx] + h, x[idx] - h
+    span = up - down
+    d = np.empty(idx.size)
     xp = x.copy()
-    for i in range(x.size):
-        xp[i] = up[i]
+    for n, i in enumerate(idx):
+        xp[i] = up[n]
         f_up = value(xp)
-        xp[i] = down[i]
+        xp[i] = down[n]
         f_down = value(xp)
         xp[i] = x[i]
-        g[i] = (f_up - f_down) / h2[i]
-    return g
+        d[n] = (f_up - f_down) / span[n]
+    return d
 
 
 class Problem:
@@ -49,7 +53,7 @@ class Problem:
     Subclasses set ``name`` and ``dim`` and define ``value``; they define ``grad`` and/or
     ``value_and_grad`` when the gradient is known. Optional: ``bounds``, ``x_opt``, ``f_opt``,
     ``blocks`` (named slices of x, for per-block gradient checks), ``smooth`` (False when the
-    objective has kinks where smooth methods may stall), ``param_docs`` (shown by ``optbench list``).
+    objective has kinks where smooth methods may stall), ``param_docs`` (for ``optbench list``).
     """
 
     name: ClassVar[str] = ""

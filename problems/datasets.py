@@ -111,3 +111,11 @@ def _existing(path: str | Path) -> Path:
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist")
     return path
+
+
+def from_path(owner: str, reader, path, *args):
+    """``reader(path, *args)`` with errors that name the problem and its ``data`` parameter."""
+    try:
+        return reader(path, *args)
+    except DataError as e:
+        raise DataError(f"{owner}: parameter 'data': {e}") from None

@@ -39,7 +39,7 @@ class GroupLasso(Problem):
         if data == "diabetes":
             self.X = datasets.diabetes()
         elif isinstance(data, dict) and set(data) == {"path"}:
-            self.X = datasets.matrix(data["path"])
+            self.X = datasets.from_path(self.name, datasets.matrix, data["path"])
         else:
             raise ValueError(
                 f"group_lasso: parameter 'data' must be 'diabetes' or {{path: FILE}}, got {data!r}"

@@ -1,0 +1,112 @@
+"""``optbench``: run sweeps, list what is registered, check gradients, rebuild reports.
+
+Exit codes: 0 ok, 1 a check failed, 2 a usage or config error (one line, no traceback).
+Heavy modules (pandas, matplotlib, the runner) are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import USER_ERRORS, UsageError
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"value of {key!r} is not valid YAML: {raw!r}") from None
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    import problems
+    from bench.gradcheck import check_gradient
+
+    params = dict(args.param or [])
+    valid = [p.name for p in problems.registry.params(args.problem)]
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise UsageError(
+            f"check {args.problem}: unknown parameter {unknown[0]!r}; valid: {', '.join(valid)}"
+        )
+    problem = problems.make(args.problem, **params)
+    result = check_gradient(problem, points=args.points, seed=args.seed, tol=args.tol)
+    print("\n".join(result.lines()))
+    return 0 if result.passed else 1
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from bench.listing import listing
+
+    print(listing())
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.sweep_cli import run_command
+
+    return run_command(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import report_command
+
+    return report_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="optbench", description="Benchmark optimizers on your loss: check, sweep, report."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a YAML sweep into a results folder")
+    run.add_argument("config", help="YAML sweep file, e.g. configs/quickstart.yaml")
+    run.add_argument("--out", help="results folder (default: results/<sweep name>)")
+    run.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
+    run.add_argument("--scheduler", help="address of a Dask scheduler to run on instead")
+    run.add_argument("--resume", action="store_true", help="skip runs already stored")
+    run.add_argument("--force", action="store_true", help="delete stored runs and start over")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    run.add_argument("--no-check", action="store_true", help="skip the gradient check on entry")
+    run.add_argument("--no-report", action="store_true", help="do not build the report")
+    run.set_defaults(func=_cmd_run)
+
+    ls = sub.add_parser("list", help="problems and optimizers with their parameters")
+    ls.set_defaults(func=_cmd_list)
+
+    check = sub.add_parser("check", help="check a problem's gradient against differences")
+    check.add_argument("problem", help="problem name (see `optbench list`)")
+    check.add_argument(
+        "--param", action="append", type=_key_value, metavar="KEY=VALUE",
+        help="problem parameter, value in YAML (repeatable): --param dim=10",
+    )
+    check.add_argument("--points", type=int, default=3, help="random points besides the start")
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--tol", type=float, default=1e-6, help="relative error allowed")
+    check.set_defaults(func=_cmd_check)
+
+    report = sub.add_parser("report", help="rebuild tables, figures and report from stored runs")
+    report.add_argument("results", help="a results folder written by `optbench run`")
+    report.add_argument("--format", default="png", choices=["png", "svg", "pdf"])
+    report.set_defaults(func=_cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as e:
+        print(f"optbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("optbench: interrupted", file=sys.stderr)
+        return 130

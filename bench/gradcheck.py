@@ -1,0 +1,142 @@
+"""Compare a problem's gradient with central differences, coordinate by coordinate and along
+random directions (after scipy's ``check_grad``).
+
+The error of one block (a named slice of x, e.g. the autoencoder's W1) at one point is
+
+    ‖g_B − d_B‖ / max(‖g_B‖, ‖d_B‖, noise·sqrt(n_B))
+
+over the checked coordinates, with g the analytic gradient, d the central differences and
+``noise`` the differences' own resolution, ~eps^(2/3)·max(1, |f|): a gradient smaller than what
+differences can resolve cannot be told wrong. Large problems are checked on a random sample of
+coordinates per block plus random directions, where one directional difference tests every
+coordinate at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from problems.base import Problem, central_difference
+
+_EPS = np.finfo(float).eps
+_STEP = _EPS ** (1 / 3)
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The coordinate where analytic and differenced gradients differ most."""
+
+    point: int
+    block: str
+    index: int  # within the block
+    analytic: float
+    differenced: float
+
+
+@dataclass
+class GradCheck:
+    problem: str
+    dim: int
+    gradient: str
+    tol: float
+    points: int = 0
+    block_error: dict[str, float] = field(default_factory=dict)  # worst over points
+    block_coords: dict[str, tuple[int, int]] = field(default_factory=dict)  # checked, total
+    direction_error: float = 0.0
+    worst: Worst | None = None
+    nonfinite: str = ""  # where a NaN or inf appeared, if anywhere
+
+    @property
+    def error(self) -> float:
+        return max([*self.block_error.values(), self.direction_error])
+
+    @property
+    def passed(self) -> bool:
+        return not self.nonfinite and self.error <= self.tol
+
+    def lines(self) -> list[str]:
+        out = [
+            f"{self.problem} (dim {self.dim}), {self.gradient} gradient, {self.points} points, "
+            f"central differences with h = {_STEP:.1e}·max(1, |x_i|)"
+        ]
+        if self.gradient == "finite-difference":
+            out.append("it defines no gradient: optbench differences value(x); nothing to check")
+            return out
+        if self.nonfinite:
+            out.append(f"FAIL: {self.nonfinite}")
+            return out
+        width = max(len(b) for b in self.block_error)
+        for block, err in self.block_error.items():
+            checked, total = self.block_coords[block]
+            out.append(f"  {block:<{width}}  {checked:>6}/{total:<6} coords  rel. error {err:.1e}")
+        out.append(f"  {'random directions':<{width}}  rel. error {self.direction_error:.1e}")
+        if self.worst:
+            w = self.worst
+            out.append(
+                f"worst coordinate: {w.block}[{w.index}] at point {w.point}: "
+                f"analytic {w.analytic:.10g}, differences {w.differenced:.10g}"
+            )
+        verdict = "PASS" if self.passed else "FAIL"
+        sign = "<=" if self.passed else ">"
+        out.append(f"{verdict}: worst relative error {self.error:.1e} {sign} tol {self.tol:.0e}")
+        return out
+
+
+def _ratio(diff: float, a: float, b: float, floor: float) -> float:
+    return diff / max(a, b, floor) if diff > 0 else 0.0
+
+
+def check_gradient(
+    problem: Problem,
+    points: int = 3,
+    seed: int = 0,
+    tol: float = 1e-6,
+    max_coords: int = 64,
+    directions: int = 2,
+) -> GradCheck:
+    """Check ``problem``'s gradient at its initial point and ``points`` perturbed random points."""
+    result = GradCheck(problem.name or type(problem).__name__, problem.dim, problem.gradient, tol)
+    if problem.gradient == "finite-difference":
+        return result
+    rng = np.random.default_rng(seed)
+    xs = [problem.initial_point(np.random.default_rng(seed))]
+    for _ in range(points):
+        x = problem.initial_point(rng)
+        xs.append(x + 0.1 * rng.standard_normal(x.shape) * np.maximum(1.0, np.abs(x)))
+    result.points = len(xs)
+    worst_diff = -1.0
+    for k, x in enumerate(xs):
+        f, g = problem.value_and_grad(x)
+        if not math.isfinite(f) or not np.isfinite(g).all():
+            part = "value" if not math.isfinite(f) else "gradient"
+            result.nonfinite = f"non-finite {part} at point {k}"
+            return result
+        noise = _EPS ** (2 / 3) * max(1.0, abs(f))
+        for block, sl in problem.blocks.items():
+            idx = np.arange(sl.start, sl.stop)
+            if idx.size > max_coords:
+                idx = np.sort(rng.choice(idx, max_coords, replace=False))
+            d = central_difference(problem.value, x, idx)
+            a = g[idx]
+            err = _ratio(
+                float(np.linalg.norm(a - d)), float(np.linalg.norm(a)), float(np.linalg.norm(d)),
+                noise * math.sqrt(idx.size),
+            )
+            result.block_error[block] = max(result.block_error.get(block, 0.0), err)
+            result.block_coords[block] = (idx.size, sl.stop - sl.start)
+            j = int(np.argmax(np.abs(a - d)))
+            if abs(a[j] - d[j]) > worst_diff:
+                worst_diff = abs(a[j] - d[j])
+                result.worst = Worst(k, block, int(idx[j] - sl.start), float(a[j]), float(d[j]))
+        for _ in range(directions):
+            u = rng.standard_normal(x.shape)
+            u /= np.linalg.norm(u)
+            h = _STEP * max(1.0, float(np.abs(x).max()))
+            dd = (problem.value(x + h * u) - problem.value(x - h * u)) / (2 * h)
+            gd = float(g @ u)
+            err = _ratio(abs(gd - dd), abs(gd), abs(dd), noise)
+            result.direction_error = max(result.direction_error, err)
+    return result

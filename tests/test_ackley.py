@@ -1,0 +1,76 @@
+import math
+
+import numpy as np
+import pytest
+
+import problems
+from problems.ackley import Ackley
+from tests.conftest import central_diff, rel_err
+
+
+def test_value_at_origin_is_exactly_zero():
+    for n in (1, 2, 7):
+        assert Ackley(dim=n).value(np.zeros(n)) == 0.0
+
+
+def test_values_at_hand_worked_points():
+    p = Ackley(dim=2)
+    # x = (1, 0): r = sqrt(1/2), cos(2π) = cos(0) = 1 so the cosine term is e^1 = e.
+    expected = 20 * (1 - math.exp(-0.2 * math.sqrt(0.5)))
+    assert p.value(np.array([1.0, 0.0])) == pytest.approx(expected, rel=1e-14)
+    # x = (1/2, 1/2): r = 1/2, cos(π) = -1, the cosine term is e^-1.
+    expected = 20 - 20 * math.exp(-0.1) + math.e - math.exp(-1)
+    assert p.value(np.array([0.5, 0.5])) == pytest.approx(expected, rel=1e-14)
+    # the seed's start (25, 20): integers, so every cosine is 1.
+    r = math.sqrt((25**2 + 20**2) / 2)
+    assert p.value(np.array([25.0, 20.0])) == pytest.approx(20 - 20 * math.exp(-0.2 * r), rel=1e-14)
+
+
+def test_constants_are_parameters():
+    p = Ackley(dim=1, a=10.0, b=0.5, c=math.pi)
+    # x = 2: r = 2, cos(2π) = 1.
+    assert p.value(np.array([2.0])) == pytest.approx(10 - 10 * math.exp(-1.0), rel=1e-14)
+
+
+@pytest.mark.parametrize("scale", [30.0, 1.0, 1e-3, 1e-6])
+def test_gradient_matches_central_differences(rng, scale):
+    p = Ackley(dim=5)
+    for _ in range(5):
+        x = rng.uniform(-scale, scale, 5)
+        h = min(1e-6, scale * 1e-3)
+        assert rel_err(p.grad(x), central_diff(p.value, x, h)) < 1e-6
+
+
+def test_gradient_at_origin_is_the_minimum_norm_subgradient():
+    g = Ackley(dim=3).grad(np.zeros(3))
+    assert np.array_equal(g, np.zeros(3))
+
+
+def test_value_and_grad_agree_with_separate_calls(rng):
+    p = Ackley(dim=4)
+    x = rng.normal(size=4)
+    f, g = p.value_and_grad(x)
+    assert f == p.value(x) and np.array_equal(g, p.grad(x))
+
+
+def test_x0_and_random_start(rng):
+    p = problems.make("ackley", dim=2, x0=[25, 20])
+    assert p.initial_point(rng).tolist() == [25.0, 20.0]
+    q = problems.make("ackley", dim=3)
+    a = q.initial_point(np.random.default_rng(1))
+    b = q.initial_point(np.random.default_rng(1))
+    assert np.array_equal(a, b) and np.all(np.abs(a) <= 32.768)
+
+
+@pytest.mark.parametrize(
+    "params, needle",
+    [
+        ({"dim": 0}, "'dim' must be an integer >= 1"),
+        ({"dim": 2.5}, "'dim'"),
+        ({"b": -1}, "'b' must be a number > 0"),
+        ({"dim": 2, "x0": [1, 2, 3]}, "'x0' must be a list of 2"),
+    ],
+)
+def test_bad_parameters(params, needle):
+    with pytest.raises(ValueError, match=needle):
+        problems.make("ackley", **params)
