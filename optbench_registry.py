@@ -97,6 +97,20 @@ class Registry:
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
 
+    def build(self, name: str, params: dict[str, Any]) -> Any:
+        """Instantiate ``name`` with ``params``, refusing parameters its constructor lacks."""
+        cls = self.get(name)
+        sig = inspect.signature(cls.__init__)
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        known = [p.name for p in self.params(name)]
+        unknown = [k for k in params if k not in known]
+        if unknown and not takes_any:
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            valid = ", ".join(known) or "none"
+            raise ParameterError(f"{name}: unknown parameter {unknown[0]!r}{hint}; valid: {valid}")
+        return cls(**params)
+
     def suggest(self, name: str) -> str:
         """' (did you mean ...?)' naming the closest known names, or ''."""
         close = difflib.get_close_matches(name, list(self), n=3, cutoff=0.5)
@@ -113,7 +127,15 @@ class Registry:
 
 
 class ParameterError(ValueError):
-    """A constructor parameter outside its valid range; the message names owner and parameter."""
+    """A constructor parameter outside its valid range; the message names owner and parameter.
+
+    ``param`` is the parameter's key path below the owner (``lr.piecewise.values``), which the
+    YAML validation appends to the entry's path.
+    """
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 def check_number(
@@ -138,7 +160,7 @@ def check_number(
     if high is not None:
         bounds.append(f"{'<' if high_open else '<='} {high:g}")
     valid = f"{kind} {' and '.join(bounds)}".strip()
-    bad = ParameterError(f"{owner}: parameter {name!r} must be {valid}, got {value!r}")
+    bad = ParameterError(f"{owner}: parameter {name!r} must be {valid}, got {value!r}", name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise bad
     if integer and (isinstance(value, float) and not value.is_integer()):

@@ -39,4 +39,4 @@ for _name, _target in {
 
 def make(name: str, **params: Any) -> Problem:
     """Build the problem registered as ``name`` with ``params`` (validated by its constructor)."""
-    return registry.get(name)(**params)
+    return registry.build(name, params)

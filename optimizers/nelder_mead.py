@@ -1,0 +1,147 @@
+"""Nelder-Mead, a step-by-step port of scipy's ``_minimize_neldermead``.
+
+Algorithm (one step; the simplex x_0 … x_n is kept sorted so that f_0 <= … <= f_n)::
+
+    if max|x_i − x_0| <= xatol and max|f_0 − f_i| <= fatol: converged
+    x̄ = mean(x_0 … x_{n-1});  x_r = x̄ + ρ(x̄ − x_n)                          reflect
+    if f_r < f_0:   x_e = x̄ + ρχ(x̄ − x_n);   keep the better of x_e, x_r    expand
+    elif f_r < f_{n-1}:                        keep x_r
+    elif f_r < f_n: x_c = x̄ + ψρ(x̄ − x_n);   keep x_c if f_c <= f_r          outside contraction
+    else:           x_cc = x̄ − ψ(x̄ − x_n);    keep x_cc if f_cc < f_n         inside contraction
+    if nothing was kept after a contraction: x_i ← x_0 + σ(x_i − x_0), i >= 1  shrink
+    sort the simplex by f
+
+with ρ = 1, χ = 2, ψ = 1/2, σ = 1/2, or with ``adaptive`` (Gao & Han) ρ = 1, χ = 1 + 2/n,
+ψ = 3/4 − 1/(2n), σ = 1 − 1/n. With bounds every trial point is clipped into them.
+
+``start()`` builds and evaluates the initial simplex (x0 and x0 with each coordinate scaled by
+1.05, or set to 0.00025 where it is 0; or ``initial_simplex``), ``step()`` is one pass of the
+loop. Driven until ``converged`` it reproduces ``scipy.optimize.minimize(method="Nelder-Mead")``
+exactly: same simplex, iterates, nfev, and ``nit`` (which, as in scipy, starts at 1).
+Iteration and evaluation limits are the runner's budget, not options here.
+
+Arguments, named as scipy names them: ``adaptive`` (False), ``xatol`` (1e-4), ``fatol`` (1e-4),
+``initial_simplex`` (n+1 points of n coordinates; default None).
+
+Reference: J. A. Nelder and R. Mead, "A simplex method for function minimization", The
+Computer Journal 7(4), 1965; F. Gao and L. Han, "Implementing the Nelder-Mead simplex algorithm
+with adaptive parameters", Comput. Optim. Appl. 51, 2012.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Optimizer, ParameterError, box
+
+NONZDELT, ZDELT = 0.05, 0.00025
+
+
+class NelderMead(Optimizer):
+    name = "nelder-mead"
+    param_docs = {
+        "adaptive": "use dimension-dependent coefficients (Gao & Han)",
+        "xatol": "converged when the simplex spans <= xatol in every coordinate (>= 0)",
+        "fatol": "... and its values differ by <= fatol (>= 0)",
+        "initial_simplex":
+            "n+1 points of n coordinates; default: x0, and x0 scaled by 1.05 per axis",
+    }
+
+    def __init__(
+        self,
+        adaptive: bool = False,
+        xatol: float = 1e-4,
+        fatol: float = 1e-4,
+        initial_simplex: list[list[float]] | None = None,
+    ):
+        self.adaptive = self._flag("adaptive", adaptive)
+        self.xatol = self._check("xatol", xatol, low=0)
+        self.fatol = self._check("fatol", fatol, low=0)
+        self.initial_simplex = None
+        if initial_simplex is not None:
+            sim = np.asarray(initial_simplex, dtype=float)
+            if sim.ndim != 2 or sim.shape[0] != sim.shape[1] + 1 or not np.isfinite(sim).all():
+                raise ParameterError(
+                    f"{self.name}: parameter 'initial_simplex' must be n+1 lists of n finite "
+                    f"numbers, got shape {sim.shape}",
+                    "initial_simplex",
+                )
+            self.initial_simplex = sim
+
+    def _start(self, x0: np.ndarray) -> None:
+        n = x0.size
+        if self.adaptive:
+            self.rho, self.chi, self.psi, self.sigma = 1, 1 + 2 / n, 0.75 - 1 / (2 * n), 1 - 1 / n
+        else:
+            self.rho, self.chi, self.psi, self.sigma = 1, 2, 0.5, 0.5
+        self.bounds = box(self.oracle, n, self.name)
+        if self.bounds is not None:
+            x0 = np.clip(x0, *self.bounds)
+        sim = self._initial_simplex(x0)
+        if self.bounds is not None:  # reflect points beyond the upper bound back inside, as scipy
+            upper = self.bounds[1]
+            sim = np.clip(np.where(sim > upper, 2 * upper - sim, sim), *self.bounds)
+        self.fsim = np.full(n + 1, np.inf)
+        self.sim = sim
+        for k in range(n + 1):
+            self.fsim[k] = self.oracle.value(sim[k])
+        self._sort()
+        self.nit = 1
+
+    def _initial_simplex(self, x0: np.ndarray) -> np.ndarray:
+        if self.initial_simplex is None:
+            sim = np.tile(x0, (x0.size + 1, 1))
+            diag = np.arange(x0.size)
+            sim[diag + 1, diag] = np.where(x0 != 0, (1 + NONZDELT) * x0, ZDELT)
+            return sim
+        if self.initial_simplex.shape[1] != x0.size:
+            raise ValueError(
+                f"{self.name}: initial_simplex has points of {self.initial_simplex.shape[1]} "
+                f"coordinates but the problem has {x0.size}"
+            )
+        return self.initial_simplex.copy()
+
+    def step(self) -> np.ndarray:
+        sim, fsim = self.sim, self.fsim
+        if (np.max(np.abs(sim[1:] - sim[0])) <= self.xatol
+                and np.max(np.abs(fsim[0] - fsim[1:])) <= self.fatol):
+            self.converged = True
+            self.message = "Optimization terminated successfully."
+            return sim[0].copy()
+        rho, chi, psi = self.rho, self.chi, self.psi
+        xbar = np.add.reduce(sim[:-1], 0) / (sim.shape[0] - 1)
+        xr, fxr = self._try((1 + rho) * xbar - rho * sim[-1])
+        if fxr < fsim[0]:
+            xe, fxe = self._try((1 + rho * chi) * xbar - rho * chi * sim[-1])
+            self._replace_worst(*((xe, fxe) if fxe < fxr else (xr, fxr)))
+        elif fxr < fsim[-2]:
+            self._replace_worst(xr, fxr)
+        elif fxr < fsim[-1]:
+            xc, fxc = self._try((1 + psi * rho) * xbar - psi * rho * sim[-1])
+            self._replace_worst(xc, fxc) if fxc <= fxr else self._shrink()
+        else:
+            xcc, fxcc = self._try((1 - psi) * xbar + psi * sim[-1])
+            self._replace_worst(xcc, fxcc) if fxcc < fsim[-1] else self._shrink()
+        self.nit += 1
+        self._sort()
+        return self.sim[0].copy()
+
+    def _try(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        if self.bounds is not None:
+            x = np.clip(x, *self.bounds)
+        return x, self.oracle.value(x)
+
+    def _replace_worst(self, x: np.ndarray, f: float) -> None:
+        self.sim[-1], self.fsim[-1] = x, f
+
+    def _shrink(self) -> None:
+        sim = self.sim
+        for j in range(1, sim.shape[0]):
+            sim[j] = sim[0] + self.sigma * (sim[j] - sim[0])
+            if self.bounds is not None:
+                sim[j] = np.clip(sim[j], *self.bounds)
+            self.fsim[j] = self.oracle.value(sim[j])
+
+    def _sort(self) -> None:
+        order = np.argsort(self.fsim)
+        self.sim, self.fsim = np.take(self.sim, order, 0), np.take(self.fsim, order, 0)
