@@ -103,8 +103,9 @@ class NelderMead(Optimizer):
 
     def step(self) -> np.ndarray:
         sim, fsim = self.sim, self.fsim
-        if (np.max(np.abs(sim[1:] - sim[0])) <= self.xatol
-                and np.max(np.abs(fsim[0] - fsim[1:])) <= self.fatol):
+        # scipy tests x first; the cheap f test first decides the same and skips an n² pass
+        if (np.max(np.abs(fsim[0] - fsim[1:])) <= self.fatol
+                and np.max(np.abs(sim[1:] - sim[0])) <= self.xatol):
             self.converged = True
             self.message = "Optimization terminated successfully."
             return sim[0].copy()
@@ -144,4 +145,10 @@ class NelderMead(Optimizer):
 
     def _sort(self) -> None:
         order = np.argsort(self.fsim)
-        self.sim, self.fsim = np.take(self.sim, order, 0), np.take(self.fsim, order, 0)
+        # reorder into a spare buffer: the simplex is n² numbers, too many to allocate each step
+        spare = getattr(self, "_spare", None)
+        if spare is None or spare.shape != self.sim.shape:
+            spare = np.empty_like(self.sim)
+        np.take(self.sim, order, 0, out=spare)
+        self._spare, self.sim = self.sim, spare
+        self.fsim = np.take(self.fsim, order, 0)

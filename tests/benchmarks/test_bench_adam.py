@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import optimizers
+from bench.runner import execute
+from bench.spec import Budget, RunSpec, canonical
 from optimizers import PlainOracle
 from problems import make
 
@@ -45,3 +47,10 @@ def test_step_interface(benchmark):
         return x
 
     benchmark.pedantic(loop, rounds=5, iterations=1, warmup_rounds=1)
+
+
+def test_execute(benchmark):
+    spec = RunSpec("ackley", canonical({"dim": 2, "x0": X0}), "adam", canonical({"lr": 0.01}), 0,
+                   budget=Budget(iterations=STEPS))
+    record = benchmark.pedantic(execute, args=(spec,), rounds=5, iterations=1, warmup_rounds=1)
+    assert record.n_iter == STEPS and record.status.value == "budget"

@@ -1,0 +1,249 @@
+"""Load a YAML sweep, validate it, and expand it into RunSpecs.
+
+The structure is checked by pydantic models; names and parameters against the registries; values
+by building each problem and optimizer once (their constructors validate). Every mistake becomes
+one ``ConfigError`` line: ``FILE: key.path: what is wrong; what is valid``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.types import NonNegativeInt, PositiveFloat, PositiveInt, StrictBool
+
+import optimizers
+import problems
+from optbench_registry import Registry
+
+from .errors import USER_ERRORS, UsageError
+from .plugins import resolve
+from .spec import Budget, RunSpec, Targets, canonical
+
+
+class ConfigError(UsageError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class BudgetModel(_Strict):
+    evaluations: PositiveInt | None = None
+    iterations: PositiveInt | None = None
+    seconds: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self):
+        if self.evaluations is None and self.iterations is None and self.seconds is None:
+            raise ValueError("give at least one of evaluations, iterations, seconds")
+        return self
+
+
+class TargetsModel(_Strict):
+    value: PositiveFloat | None = None
+    distance: PositiveFloat | None = None
+    grad_norm: PositiveFloat | None = None
+
+
+Entry = Annotated[dict[str, Any], Field(min_length=1)]
+
+
+class SweepModel(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
+    description: str = ""
+    problems: Annotated[list[Entry], Field(min_length=1)]
+    optimizers: Annotated[list[Entry], Field(min_length=1)]
+    seeds: PositiveInt | Annotated[list[NonNegativeInt], Field(min_length=1)] = 1
+    budget: BudgetModel
+    targets: TargetsModel = TargetsModel()
+    stop_at_target: StrictBool = True
+    timeout: PositiveFloat | None = 600.0
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    path: Path
+    text: str  # the config as written, stored beside the results
+    specs: tuple[RunSpec, ...]
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config ({e.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}: malformed YAML: {where}{what}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a mapping with name, problems, "
+                          f"optimizers, budget (got {type(raw).__name__})")
+    try:
+        model = SweepModel.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(f"{path}: {_pydantic_line(e)}") from None
+    return Sweep(model.name, path, text, tuple(_expand(model, path)))
+
+
+def _pydantic_line(e: ValidationError) -> str:
+    err = e.errors()[0]
+    loc = _key_path(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        model = _model_at(err["loc"][:-1])
+        valid = ", ".join(model.model_fields) if model else ""
+        return f"{loc}: unknown key; valid keys here: {valid}"
+    if err["type"] == "missing":
+        return f"{loc}: missing (required)"
+    got = err.get("input")
+    return f"{loc}: {msg.lower()}, got {got!r}" if not isinstance(got, dict) else f"{loc}: {msg}"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] = SweepModel
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        ann = getattr(field, "annotation", None)
+        nested = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
+                  and issubclass(a, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    return model
+
+
+def _key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _expand(model: SweepModel, path: Path) -> list[RunSpec]:
+    base = path.parent.resolve()
+    seeds = list(range(model.seeds)) if isinstance(model.seeds, int) else model.seeds
+    budget = Budget(**model.budget.model_dump())
+    sweep_targets = model.targets.model_dump()
+    probs = []
+    for i, entry in enumerate(model.problems):
+        name, params, extra = _split_entry(path, "problems", i, entry, allowed={"targets"})
+        targets = _entry_targets(path, f"problems[{i}]", sweep_targets, extra.get("targets"))
+        for combo in _combinations(path, f"problems[{i}].{name}", problems.registry, name,
+                                   params, base):
+            problem = _build(path, f"problems[{i}].{name}", problems.make, name, combo)
+            if targets.distance is not None and problem.x_opt is None:
+                raise ConfigError(
+                    f"{path}: targets.distance: problem {name!r} has no known minimizer, so a "
+                    "distance cannot be judged; use a value or grad_norm target for it"
+                )
+            probs.append((name, combo, targets))
+    opts = []
+    for i, entry in enumerate(model.optimizers):
+        name, params, _ = _split_entry(path, "optimizers", i, entry, allowed=set())
+        for combo in _combinations(path, f"optimizers[{i}].{name}", optimizers.registry, name,
+                                   params, base):
+            _build(path, f"optimizers[{i}].{name}", optimizers.make, name, combo)
+            opts.append((name, combo))
+    specs = [
+        RunSpec(problem=p, problem_params=canonical(pp), optimizer=o,
+                optimizer_params=canonical(op), seed=seed, budget=budget, targets=targets,
+                stop_at_target=model.stop_at_target, timeout=model.timeout,
+                base_dir=str(base), sweep=model.name)
+        for (p, pp, targets), (o, op), seed in itertools.product(probs, opts, seeds)
+    ]
+    return list(dict.fromkeys(specs))  # a config listing one setting twice runs it once
+
+
+def _split_entry(path, section, i, entry, allowed):
+    names = [k for k in entry if k not in allowed]
+    where = f"{section}[{i}]"
+    if len(names) != 1:
+        raise ConfigError(
+            f"{path}: {where}: each entry names exactly one {section[:-1]} "
+            f"(like '- adam: {{lr: 0.01}}'), got keys {list(entry)}"
+        )
+    name = names[0]
+    params = entry[name]
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: {where}.{name}: parameters must be a mapping "
+                          f"(like {{lr: 0.01}}) or empty, got {params!r}")
+    return name, params, {k: v for k, v in entry.items() if k != name}
+
+
+def _entry_targets(path, where, sweep_targets, override) -> Targets:
+    if override is None:
+        return Targets(**sweep_targets)
+    try:
+        model = TargetsModel.model_validate(override)
+    except ValidationError as e:
+        raise ConfigError(f"{path}: {where}.targets.{_pydantic_line(e)}") from None
+    return Targets(**model.model_dump())
+
+
+def _combinations(path, where, registry: Registry, name, params, base) -> list[dict[str, Any]]:
+    try:
+        resolve(registry, name, base)
+        declared = {p.name: p for p in registry.params(name)}
+        cls = registry.get(name)
+    except USER_ERRORS as e:  # the name itself is wrong: point at the entry
+        raise ConfigError(f"{path}: {where.removesuffix('.' + name)}: {e}") from None
+    unknown = [k for k in params if k not in declared]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], declared, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"{path}: {where}.{unknown[0]}: unknown parameter{hint}; valid: "
+                          f"{', '.join(declared) or 'none'}")
+    depth = _list_depths(cls)
+    axes = []
+    for key, value in params.items():
+        if isinstance(value, list) and _depth(value) > depth.get(key, 0):
+            if not value:
+                raise ConfigError(f"{path}: {where}.{key}: an empty list sweeps over nothing")
+            axes.append([(key, v) for v in value])
+        else:
+            axes.append([(key, value)])
+    return [dict(c) for c in itertools.product(*axes)]
+
+
+def _list_depths(cls) -> dict[str, int]:
+    """How deeply each constructor parameter nests lists by its annotation (x0: list → 1)."""
+    sig = inspect.signature(cls.__init__)
+    return {n: str(p.annotation).count("list[") for n, p in sig.parameters.items()}
+
+
+def _depth(value) -> int:
+    return 1 + _depth(value[0]) if isinstance(value, list) and value else int(value == [])
+
+
+def _build(path, where, make, name, params):
+    try:
+        return make(name, **params)
+    except (*USER_ERRORS, ValueError, TypeError) as e:
+        param = getattr(e, "param", None) or _named_param(str(e), params)
+        key = f"{where}.{param}" if param else where
+        raise ConfigError(f"{path}: {key}: {e}") from None
+
+
+def _named_param(message: str, params: dict[str, Any]) -> str | None:
+    for key in params:
+        if f"'{key}'" in message:
+            return key
+    return None

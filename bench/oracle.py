@@ -1,0 +1,162 @@
+"""The runner's oracle: the one door between an optimizer and the problem.
+
+It counts evaluations (value and gradient apart; ``evaluations`` counts oracle calls, a
+finite-difference gradient as its 2·dim calls of value), enforces the evaluation budget before
+evaluating, watches every value for NaN, divergence and targets, and notes the first evaluation
+count at which f − f* fell below each precision of a ladder (COCO's 10^2 … 10^-8).
+
+The hot path is one counter update and two float comparisons per call: gradients are not scanned
+for NaN on every call. A non-finite gradient shows up as a non-finite iterate at the next call,
+or as the method stopping; both lead to ``nonfinite_gradient()``, which names the iteration.
+"""
+
+from __future__ import annotations
+
+import math
+from time import perf_counter
+
+import numpy as np
+
+from optimizers.base import BudgetExhausted
+
+from .spec import RunSpec
+
+DIVERGE = 1e8  # a value this many times the start (|f0| + 1) counts as divergence
+LADDER = tuple(10.0 ** (2 - 0.2 * k) for k in range(51))  # 1e2 … 1e-8, five per decade
+
+
+class RunStopped(BudgetExhausted):
+    """Raised inside an evaluation to end the run; optimizers let it through like a budget."""
+
+    status = "error"
+
+
+class NonFinite(RunStopped):
+    status = "nan"
+
+
+class Diverged(RunStopped):
+    status = "diverged"
+
+
+class IgnoresArgument(RunStopped):
+    status = "error"
+
+
+class CountingOracle:
+    """Counts, checks and watches the evaluations an optimizer asks of ``problem``."""
+
+    def __init__(self, problem, spec: RunSpec, f0: float):
+        self.problem = problem
+        self.bounds = problem.bounds
+        self._value = problem.value
+        self._value_and_grad = problem.value_and_grad
+        self._grad_cost = 1 + problem.grad_cost  # evaluations charged for one gradient call
+        self.limit = spec.budget.evaluations or math.inf
+        self.evaluations = self.n_fev = self.n_gev = 0
+        self.iteration = 0
+        self.best_f = math.inf
+        self.f_opt = problem.f_opt
+        shift = self.f_opt if self.f_opt is not None else 0.0
+        self._shift = shift
+        t = spec.targets
+        # with only distance or gradient targets every value must be inspected (+inf); none: -inf
+        self._target_f = (
+            t.value + shift if t.value is not None else math.inf if t.any() else -math.inf
+        )
+        self._target_dist = t.distance
+        self._target_grad = t.grad_norm
+        self._x_opt = problem.x_opt
+        self.target_at: tuple[int, float] | None = None  # (evaluations, seconds)
+        self.hits: list[tuple[float, int, float]] = []
+        self._ladder = list(LADDER) if self.f_opt is not None else []
+        self._next_hit = self._ladder[0] + shift if self._ladder else -math.inf
+        self._diverge = (abs(f0) + 1) * DIVERGE if math.isfinite(f0) else math.inf
+        self._watch = max(self._next_hit, self._target_f)
+        self._last_grad: np.ndarray | None = None
+        self._last_grad_iteration = 0
+        self._early: list[tuple[np.ndarray, float, np.ndarray]] = []
+        self.t0 = perf_counter()
+        self.paused = 0.0  # seconds spent monitoring, not charged to the optimizer
+
+    # -- the oracle interface ------------------------------------------------------------------
+    def value(self, x: np.ndarray) -> float:
+        if self.evaluations >= self.limit:
+            raise BudgetExhausted("evaluation budget used up")
+        self.evaluations += 1
+        self.n_fev += 1
+        f = self._value(x)
+        if not (self._watch < f < self._diverge):  # NaN fails every comparison
+            self._inspect(x, f, None)
+        elif f < self.best_f:
+            self.best_f = f
+        return f
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        return self._with_grad(x, 1)
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        # The value comes with the gradient in one fused pass: watched, not charged as a value.
+        return self._with_grad(x, 0)[1]
+
+    def _with_grad(self, x: np.ndarray, values: int) -> tuple[float, np.ndarray]:
+        if self.evaluations >= self.limit:
+            raise BudgetExhausted("evaluation budget used up")
+        self.evaluations += self._grad_cost
+        self.n_fev += values
+        self.n_gev += 1
+        f, g = self._value_and_grad(x)
+        self._last_grad = g
+        self._last_grad_iteration = self.iteration
+        if self.n_gev <= 3:
+            self._check_argument_used(x, f, g)
+        if not (self._watch < f < self._diverge):
+            self._inspect(x, f, g)
+        elif f < self.best_f:
+            self.best_f = f
+        return f, g
+
+    # -- the slow path -------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return perf_counter() - self.t0 - self.paused
+
+    def _inspect(self, x: np.ndarray, f: float, g: np.ndarray | None) -> None:
+        if not math.isfinite(f) and f != -math.inf:
+            where = self.nonfinite_gradient() if not np.isfinite(x).all() else ""
+            raise NonFinite(where or f"value is {f} at iteration {self.iteration}")
+        if f >= self._diverge or f == -math.inf:
+            raise Diverged(f"f = {f:.3g} at iteration {self.iteration}: diverged")
+        self.best_f = min(self.best_f, f)
+        while f < self._next_hit:
+            self.hits.append((self._ladder[0], self.evaluations, self.elapsed()))
+            self._ladder.pop(0)
+            self._next_hit = self._ladder[0] + self._shift if self._ladder else -math.inf
+        if f <= self._target_f and self.target_at is None and self._other_targets(x, g):
+            self.target_at = (self.evaluations, self.elapsed())
+            self._target_f = -math.inf
+        self._watch = max(self._next_hit, self._target_f)
+
+    def _other_targets(self, x: np.ndarray, g: np.ndarray | None) -> bool:
+        far = (self._target_dist is not None and self._x_opt is not None
+               and float(np.linalg.norm(x - self._x_opt)) > self._target_dist)
+        steep = self._target_grad is not None and (
+            g is None or float(np.linalg.norm(g)) > self._target_grad)
+        return not (far or steep)
+
+    def nonfinite_gradient(self) -> str:
+        """Where the last gradient was not finite, as a message; '' when it was finite."""
+        g = self._last_grad
+        if g is None or np.isfinite(g).all():
+            return ""
+        return f"gradient is not finite at iteration {self._last_grad_iteration}"
+
+    def _check_argument_used(self, x: np.ndarray, f: float, g: np.ndarray) -> None:
+        """The fifth seed's bug: a closure that ignores x returns the same f and g everywhere."""
+        for x_seen, f_seen, g_seen in self._early:
+            if f == f_seen and not np.array_equal(x, x_seen) and np.array_equal(g, g_seen):
+                raise IgnoresArgument(
+                    "the objective returned the same value and gradient at two different points: "
+                    "it seems to ignore its argument (a closure using a captured variable instead "
+                    "of x?)"
+                )
+        self._early.append((np.array(x, copy=True), f, np.array(g, copy=True)))

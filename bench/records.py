@@ -1,0 +1,82 @@
+"""What a run leaves behind: its status, its summary row and its trace."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .spec import RunSpec
+
+
+class Status(enum.Enum):
+    """How a run ended; the value is what a person reads in tables."""
+
+    TARGET = "target"  # every target held at one evaluated point
+    CONVERGED = "converged"  # the method's own stopping test
+    BUDGET = "budget"  # evaluations, iterations or seconds used up
+    DIVERGED = "diverged"  # f grew beyond any sensible bound
+    NAN = "nan"  # a value, gradient or iterate was not finite
+    ERROR = "error"  # an exception in the problem or the optimizer
+    TIMEOUT = "timeout"  # killed from outside after the hard wall-clock limit
+
+    @property
+    def failed(self) -> bool:
+        return self in (Status.DIVERGED, Status.NAN, Status.ERROR, Status.TIMEOUT)
+
+
+# Trace columns, per recorded iteration. x_0, x_1 follow for problems of dimension <= 2.
+TRACE_COLUMNS = (
+    "iteration", "evaluations", "n_fev", "n_gev", "time_s", "f", "f_best", "grad_norm", "dist",
+)
+
+SUMMARY_COLUMNS = (
+    "run_id", "sweep", "problem", "problem_params", "problem_label", "optimizer",
+    "optimizer_params", "optimizer_label", "seed", "status", "message", "n_iter", "n_eval",
+    "n_fev", "n_gev", "wall_time_s", "f_final", "f_best", "f_opt", "dist_final",
+    "grad_norm_final", "target_hit", "fev_to_target", "time_to_target", "dim",
+)
+
+
+@dataclass
+class RunRecord:
+    """One run: its spec, the summary row and the trace (column name → array)."""
+
+    spec: RunSpec
+    status: Status
+    message: str = ""
+    n_iter: int = 0
+    n_eval: int = 0
+    n_fev: int = 0
+    n_gev: int = 0
+    wall_time_s: float = 0.0
+    f_final: float = float("nan")
+    f_best: float = float("nan")
+    f_opt: float | None = None
+    dist_final: float = float("nan")
+    grad_norm_final: float = float("nan")
+    target_hit: bool = False
+    fev_to_target: int | None = None
+    time_to_target: float | None = None
+    dim: int = 0
+    # (precision, evaluations, seconds) at which f − f* first fell below each precision
+    hits: list[tuple[float, int, float]] = field(default_factory=list)
+    trace: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.spec.id
+
+    def summary(self) -> dict[str, Any]:
+        s = self.spec
+        row = {
+            "run_id": s.id, "sweep": s.sweep, "problem": s.problem,
+            "problem_params": s.problem_params, "problem_label": s.problem_label,
+            "optimizer": s.optimizer, "optimizer_params": s.optimizer_params,
+            "optimizer_label": s.optimizer_label, "seed": s.seed, "status": self.status.value,
+        }
+        for name in SUMMARY_COLUMNS[10:]:
+            row[name] = getattr(self, name)
+        return row

@@ -1,0 +1,195 @@
+"""execute(spec) -> RunRecord: one run, a pure function of its spec.
+
+The runner owns the loop (budget, timing, stopping, recording, failure capture); the optimizer
+owns one step. All randomness comes from the spec's seed, and BLAS runs on one thread, so a spec
+gives the same numbers in-process, in a process pool or on a Dask worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from time import perf_counter
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from optimizers.base import BudgetExhausted
+
+from .oracle import CountingOracle, RunStopped
+from .plugins import make_optimizer, make_problem
+from .records import TRACE_COLUMNS, RunRecord, Status
+from .spec import RunSpec
+
+EVERY_STEP_UNTIL = 20  # record each of the first iterations, then geometrically
+RECORD_GROWTH = 1.1  # ~24 records per decade of iterations: 1e6 steps keep ~150 rows
+
+
+class Recorder:
+    """The trace, on a log-spaced schedule; its evaluations are not charged to the run."""
+
+    def __init__(self, problem, oracle: CountingOracle):
+        self.problem = problem
+        self.oracle = oracle
+        self.x_cols = problem.dim if problem.dim <= 2 else 0
+        self.rows: list[tuple] = []
+        self.next = 0
+        self.last: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+
+    def due(self, iteration: int) -> bool:
+        return iteration >= self.next
+
+    def record(self, iteration: int, x: np.ndarray) -> None:
+        o = self.oracle
+        start = perf_counter()
+        elapsed = start - o.t0 - o.paused
+        f, gnorm, dist = self.measure(x)
+        self.rows.append((
+            iteration, o.evaluations, o.n_fev, o.n_gev, elapsed, f, min(o.best_f, f), gnorm, dist,
+            *x[: self.x_cols],
+        ))
+        self.next = max(iteration + 1, int(iteration * RECORD_GROWTH))
+        if iteration < EVERY_STEP_UNTIL:
+            self.next = iteration + 1
+        o.paused += perf_counter() - start
+
+    def measure(self, x: np.ndarray) -> tuple[float, float, float]:
+        """f, ‖∇f‖ and ‖x − x*‖ at x, NaN where they cannot be had."""
+        try:
+            f, g = self.problem.value_and_grad(x)
+            f, gnorm = float(f), float(np.linalg.norm(g))
+        except Exception:  # the run's own evaluation reports the failure; the trace shows NaN
+            f, gnorm = math.nan, math.nan
+        x_opt = self.problem.x_opt
+        dist = float(np.linalg.norm(x - x_opt)) if x_opt is not None else math.nan
+        self.last = (f, gnorm, dist)
+        return self.last
+
+    def trace(self) -> dict[str, np.ndarray]:
+        names = TRACE_COLUMNS + tuple(f"x_{i}" for i in range(self.x_cols))
+        cols = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(names)
+        return {
+            name: np.asarray(col, dtype=np.int64 if i < 4 else float)
+            for i, (name, col) in enumerate(zip(names, cols, strict=True))
+        }
+
+
+def execute(spec: RunSpec) -> RunRecord:
+    """Run ``spec`` to its end and return its record; never raises for a failing run."""
+    with threadpool_limits(1):
+        try:
+            problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir)
+            optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir)
+            x0 = np.asarray(problem.initial_point(np.random.default_rng(spec.seed)), dtype=float)
+        except Exception as e:
+            return RunRecord(spec, Status.ERROR, f"setting up the run: {_describe(e)}")
+        return _run(spec, problem, optimizer, x0)
+
+
+def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray) -> RunRecord:
+    f0 = _safe_value(problem, x0)
+    oracle = CountingOracle(problem, spec, f0)
+    rec = Recorder(problem, oracle)
+    max_iter = spec.budget.iterations or math.inf
+    max_seconds = spec.budget.seconds or math.inf
+    stop_at_target = spec.stop_at_target and spec.targets.any()
+    status, message, k, x = Status.BUDGET, "", 0, x0
+    try:
+        rec.record(0, x0)
+        optimizer.start(oracle, x0.copy())
+        while True:
+            if k >= max_iter:
+                message = f"iteration budget of {spec.budget.iterations} used up"
+                break
+            oracle.iteration = k + 1
+            x_before, x = x, optimizer.step()
+            if optimizer.converged:
+                status, message = Status.CONVERGED, optimizer.message
+                if not np.array_equal(x, x_before):  # a last step that also moved counts
+                    k += 1
+                break
+            k += 1
+            if oracle.target_at is not None and stop_at_target:
+                status = Status.TARGET
+                break
+            if rec.due(k):
+                rec.record(k, x)
+            if oracle.elapsed() >= max_seconds:
+                message = f"time budget of {spec.budget.seconds:g} s used up"
+                break
+    except RunStopped as e:
+        status, message = Status(e.status), str(e)
+    except BudgetExhausted as e:
+        message = str(e) or "evaluation budget used up"
+    except Exception as e:
+        status, message = Status.ERROR, _describe(e)
+    finally:
+        _close(optimizer)
+    wall = oracle.elapsed()
+    x = np.asarray(x, dtype=float)
+    if status is not Status.ERROR and not np.isfinite(x).all():
+        status = Status.NAN
+        message = oracle.nonfinite_gradient() or f"iterate is not finite at iteration {k}"
+    if rec.rows[-1][0] != k or status is Status.TARGET:
+        rec.record(k, x)
+    f_final, g_final, d_final = rec.last
+    if status in (Status.CONVERGED, Status.BUDGET) and not math.isfinite(g_final):
+        bad = oracle.nonfinite_gradient()
+        if bad:
+            status, message = Status.NAN, bad
+    if oracle.target_at is not None and status is not Status.TARGET and stop_at_target:
+        status = Status.TARGET
+    if status is Status.CONVERGED and "ABNORMAL" in message.upper():
+        message += _gradient_check_note(problem, x)
+    hit = oracle.target_at
+    return RunRecord(
+        spec, status, message, n_iter=k, n_eval=oracle.evaluations, n_fev=oracle.n_fev,
+        n_gev=oracle.n_gev, wall_time_s=wall, f_final=f_final,
+        f_best=min(oracle.best_f, f_final) if math.isfinite(f_final) else oracle.best_f,
+        f_opt=problem.f_opt, dist_final=d_final, grad_norm_final=g_final,
+        target_hit=hit is not None, fev_to_target=hit[0] if hit else None,
+        time_to_target=hit[1] if hit else None, dim=problem.dim, hits=oracle.hits,
+        trace=rec.trace(),
+    )
+
+
+def _safe_value(problem, x: np.ndarray) -> float:
+    try:
+        return float(problem.value(x))
+    except Exception:
+        return math.nan
+
+
+def _close(optimizer) -> None:
+    with contextlib.suppress(Exception):  # closing must not hide how the run ended
+        optimizer.close()
+
+
+def _describe(e: BaseException) -> str:
+    text = str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _gradient_check_note(problem, x: np.ndarray) -> str:
+    """L-BFGS-B's line search fails mostly on gradients that disagree with the value."""
+    from .gradcheck import check_gradient
+
+    class AtFinalPoint:  # check at the final point only, where the method gave up
+        def __init__(self):
+            self.name, self.dim, self.gradient = problem.name, problem.dim, problem.gradient
+            self.value, self.value_and_grad, self.blocks = (
+                problem.value, problem.value_and_grad, problem.blocks,
+            )
+
+        def initial_point(self, rng):
+            return x
+
+    try:
+        result = check_gradient(AtFinalPoint(), points=0, max_coords=16, directions=1)
+    except Exception as e:
+        return f" (gradient check at the final point failed to run: {_describe(e)})"
+    verdict = "agrees with" if result.passed else "DISAGREES with"
+    return (
+        f" (gradient check at the final point: the gradient {verdict} central differences, "
+        f"worst relative error {result.error:.1e})"
+    )

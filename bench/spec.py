@@ -1,0 +1,98 @@
+"""RunSpec: everything that determines one run's numbers, frozen, hashable, with a stable id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def canonical(obj: Any) -> str:
+    """JSON with sorted keys and no spaces: equal specs give equal text, hence equal ids."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def label(name: str, params: dict[str, Any]) -> str:
+    """A short readable name of a configuration: ``adam(lr=0.01)``; ``lbfgsb`` when default."""
+    if not params:
+        return name
+    parts = []
+    for key, value in sorted(params.items()):
+        if isinstance(value, dict) and len(value) == 1:
+            (kind, args), = value.items()
+            inner = ",".join(f"{k}={_short(v)}" for k, v in sorted((args or {}).items()))
+            value = f"{kind}[{inner}]"
+        parts.append(f"{key}={_short(value)}")
+    return f"{name}({', '.join(parts)})"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ",".join(_short(v) for v in value) + "]"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Stop when any of these is used up: oracle evaluations, iterations, wall seconds."""
+
+    evaluations: int | None = None
+    iterations: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Targets:
+    """A run reaches its target when every target given holds at one evaluated point.
+
+    ``value`` is on f − f* when the problem knows f*, else on f; ``distance`` is ‖x − x*‖;
+    ``grad_norm`` is ‖∇f(x)‖ (checked where the optimizer asked for a gradient).
+    """
+
+    value: float | None = None
+    distance: float | None = None
+    grad_norm: float | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in (self.value, self.distance, self.grad_norm))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    problem: str
+    problem_params: str  # canonical JSON of the constructor parameters
+    optimizer: str
+    optimizer_params: str
+    seed: int
+    budget: Budget = field(default_factory=Budget)
+    targets: Targets = field(default_factory=Targets)
+    stop_at_target: bool = True
+    timeout: float | None = None  # hard wall-clock limit, enforced from outside the run
+    base_dir: str = ""  # where `file.py:Class` names in the config are relative to
+    sweep: str = field(default="", compare=False)
+
+    @property
+    def id(self) -> str:
+        data = asdict(self)
+        data.pop("sweep")
+        data.pop("timeout")  # a limit on the run, not something its numbers depend on
+        return hashlib.sha256(canonical(data).encode()).hexdigest()[:16]
+
+    @property
+    def problem_kwargs(self) -> dict[str, Any]:
+        return json.loads(self.problem_params)
+
+    @property
+    def optimizer_kwargs(self) -> dict[str, Any]:
+        return json.loads(self.optimizer_params)
+
+    @property
+    def problem_label(self) -> str:
+        return label(self.problem, self.problem_kwargs)
+
+    @property
+    def optimizer_label(self) -> str:
+        return label(self.optimizer, self.optimizer_kwargs)
