@@ -26,18 +26,20 @@ def _key_value(text: str) -> tuple[str, object]:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    import problems
     from bench.gradcheck import check_gradient
+    from bench.plugins import make_problem
 
-    params = dict(args.param or [])
-    valid = [p.name for p in problems.registry.params(args.problem)]
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise UsageError(
-            f"check {args.problem}: unknown parameter {unknown[0]!r}; valid: {', '.join(valid)}"
-        )
-    problem = problems.make(args.problem, **params)
-    result = check_gradient(problem, points=args.points, seed=args.seed, tol=args.tol)
+    try:
+        problem = make_problem(args.problem, dict(args.param or []))
+    except USER_ERRORS:
+        raise
+    except (ValueError, TypeError) as e:  # a bad parameter value, named by the problem
+        raise UsageError(f"check {args.problem}: {e}") from None
+    except Exception as e:  # the problem's constructor failed: its author's bug, one line
+        raise UsageError(f"check {args.problem}: building it raised {type(e).__name__}: {e}") \
+            from None
+    result = check_gradient(problem, points=args.points, seed=args.seed, tol=args.tol,
+                            label=args.problem)
     print("\n".join(result.lines()))
     return 0 if result.passed else 1
 

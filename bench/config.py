@@ -240,6 +240,9 @@ def _build(path, where, make, name, params):
         param = getattr(e, "param", None) or _named_param(str(e), params)
         key = f"{where}.{param}" if param else where
         raise ConfigError(f"{path}: {key}: {e}") from None
+    except Exception as e:  # a plugin's constructor failing in its own way: still one line
+        raise ConfigError(f"{path}: {where}: building it raised {type(e).__name__}: {e}") \
+            from None
 
 
 def _named_param(message: str, params: dict[str, Any]) -> str | None:

@@ -48,6 +48,8 @@ class GradCheck:
     direction_error: float = 0.0
     worst: Worst | None = None
     nonfinite: str = ""  # where a NaN or inf appeared, if anywhere
+    broken: str = ""  # how the problem breaks the contract (shapes, types), if it does
+    mismatch: str = ""  # where value and value_and_grad give different values, if anywhere
 
     @property
     def error(self) -> float:
@@ -55,7 +57,7 @@ class GradCheck:
 
     @property
     def passed(self) -> bool:
-        return not self.nonfinite and self.error <= self.tol
+        return not (self.nonfinite or self.broken or self.mismatch) and self.error <= self.tol
 
     def lines(self) -> list[str]:
         out = [
@@ -65,8 +67,8 @@ class GradCheck:
         if self.gradient == "finite-difference":
             out.append("it defines no gradient: optbench differences value(x); nothing to check")
             return out
-        if self.nonfinite:
-            out.append(f"FAIL: {self.nonfinite}")
+        if self.broken or self.nonfinite:
+            out.append(f"FAIL: {self.broken or self.nonfinite}")
             return out
         width = max(len(b) for b in self.block_error)
         for block, err in self.block_error.items():
@@ -79,10 +81,34 @@ class GradCheck:
                 f"worst coordinate: {w.block}[{w.index}] at point {w.point}: "
                 f"analytic {w.analytic:.10g}, differences {w.differenced:.10g}"
             )
+        if self.mismatch:
+            out.append(f"value and value_and_grad disagree: {self.mismatch}")
         verdict = "PASS" if self.passed else "FAIL"
         sign = "<=" if self.passed else ">"
         out.append(f"{verdict}: worst relative error {self.error:.1e} {sign} tol {self.tol:.0e}")
         return out
+
+
+def _contract(problem: Problem, x: np.ndarray, f, g) -> str:
+    """What is wrong with the types and shapes a problem returns at x, or ''."""
+    n = problem.dim
+    if np.shape(x) != (n,):
+        return f"initial_point returned shape {np.shape(x)}, expected ({n},)"
+    v = problem.value(x)
+    for method, out in (("value_and_grad", f), ("value", v)):
+        if np.ndim(out) != 0 or not np.isrealobj(out) or isinstance(out, bool | str):
+            return f"{method} returned a value of type {type(out).__name__}, expected a float"
+    if np.shape(g) != (n,):
+        return f"the gradient has shape {np.shape(g)}, expected ({n},) (the shape of x)"
+    return ""
+
+
+def _disagreement(problem: Problem, x: np.ndarray, f: float, k: int) -> str:
+    """value(x) and value_and_grad(x) must be one function; say where they are not."""
+    v = float(problem.value(x))
+    if v == f or abs(v - f) <= 1e-12 * max(1.0, abs(f)) or (v != v and f != f):
+        return ""
+    return f"value(x) = {v!r} but value_and_grad(x) gives {f!r} at point {k}"
 
 
 def _ratio(diff: float, a: float, b: float, floor: float) -> float:
@@ -96,9 +122,14 @@ def check_gradient(
     tol: float = 1e-6,
     max_coords: int = 64,
     directions: int = 2,
+    label: str | None = None,
 ) -> GradCheck:
-    """Check ``problem``'s gradient at its initial point and ``points`` perturbed random points."""
-    result = GradCheck(problem.name or type(problem).__name__, problem.dim, problem.gradient, tol)
+    """Check ``problem``'s gradient at its initial point and ``points`` perturbed random points.
+
+    ``label`` names the problem in the result (default: its ``name``).
+    """
+    name = label or problem.name or type(problem).__name__
+    result = GradCheck(name, problem.dim, problem.gradient, tol)
     if problem.gradient == "finite-difference":
         return result
     rng = np.random.default_rng(seed)
@@ -109,7 +140,15 @@ def check_gradient(
     result.points = len(xs)
     worst_diff = -1.0
     for k, x in enumerate(xs):
-        f, g = problem.value_and_grad(x)
+        try:
+            f, g = problem.value_and_grad(x)
+            result.broken = _contract(problem, x, f, g)
+            if not (result.broken or result.mismatch):
+                result.mismatch = _disagreement(problem, x, f, k)
+        except Exception as e:  # the problem's own bug: report it as the check's finding
+            result.broken = f"evaluating at point {k} raised {type(e).__name__}: {e}"
+        if result.broken:
+            return result
         if not math.isfinite(f) or not np.isfinite(g).all():
             part = "value" if not math.isfinite(f) else "gradient"
             result.nonfinite = f"non-finite {part} at point {k}"

@@ -19,6 +19,15 @@ def _default(value) -> str:
     return "null" if value is None else str(value)
 
 
+def _summary(cls: type) -> str:
+    """First line of the class's own docstring, else of its module's (not an inherited one)."""
+    for doc in (vars(cls).get("__doc__"), inspect.getmodule(cls).__doc__):
+        lines = inspect.cleandoc(doc or "").splitlines()
+        if lines and lines[0].strip():
+            return lines[0].strip()
+    return ""
+
+
 def _section(registry: Registry, title: str) -> list[str]:
     lines = [title]
     for name in registry:
@@ -29,10 +38,7 @@ def _section(registry: Registry, title: str) -> list[str]:
         except Exception as e:
             lines.append(f"  {name}  [{source}]  unavailable: {type(e).__name__}: {e}")
             continue
-        summary = (inspect.getdoc(cls) or "").splitlines()
-        if not summary or not summary[0].strip():
-            summary = (inspect.getdoc(inspect.getmodule(cls)) or "").splitlines()
-        head = summary[0] if summary else ""
+        head = _summary(cls)
         lines.append(f"  {name}  [{source}]  {head}")
         for p in params:
             doc = f"  {p.doc}" if p.doc else ""

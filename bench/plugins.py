@@ -22,6 +22,7 @@ from optbench_registry import Registry, RegistryError
 GROUPS = {"optbench.problems": problems.registry, "optbench.optimizers": optimizers.registry}
 _loaded_entry_points = False
 broken: list[str] = []  # one line per plugin that could not be registered
+_broken_names: dict[tuple[str, str], str] = {}  # (kind, name) -> that line
 
 
 def load_entry_points() -> None:
@@ -35,20 +36,25 @@ def load_entry_points() -> None:
             dist = ep.dist.name if ep.dist else "unknown distribution"
             source = f"package {dist} (entry point {ep.value})"
             if ep.name in registry:
-                broken.append(
-                    f"{registry.kind} {ep.name!r} from {source}: name clashes with the one from "
-                    f"{registry.source(ep.name)}"
-                )
+                _note(registry, ep.name, f"{registry.kind} {ep.name!r} from {source}: name "
+                      f"clashes with the one from {registry.source(ep.name)}")
                 continue
             try:
                 registry.add(ep.name, ep.load(), source)
             except Exception as e:
-                broken.append(f"{registry.kind} {ep.name!r} from {source}: {_why(e)}")
+                _note(registry, ep.name, f"{registry.kind} {ep.name!r} from {source}: {_why(e)}")
+
+
+def _note(registry: Registry, name: str, line: str) -> None:
+    broken.append(line)
+    _broken_names.setdefault((registry.kind, name), line)
 
 
 def resolve(registry: Registry, name: str, base_dir: str | Path = ".") -> str:
     """Make sure ``name`` is registered (loading ``module:Class`` or ``file.py:Class``)."""
     load_entry_points()
+    if name not in registry and (registry.kind, name) in _broken_names:
+        raise RegistryError(f"plugin could not be loaded: {_broken_names[registry.kind, name]}")
     if name in registry or ":" not in name:
         return name
     target, _, attr = name.rpartition(":")

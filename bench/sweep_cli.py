@@ -29,15 +29,15 @@ def run_command(args: argparse.Namespace) -> int:
             f"{store.root} already holds {len(stored)} stored runs: add --resume to run only "
             "the missing ones, or --force to delete them and start over"
         )
-    if not args.no_check and not _entry_checks(sweep, args.quiet):
-        return 1
+    refused = set() if args.no_check else _entry_checks(sweep)
     if args.force:
         store.clear()
         stored = set()
     store.prepare()
     store.write_text("config.yaml", sweep.text)
     store.write_text("environment.json", json.dumps(environment(), indent=1))
-    todo = [s for s in sweep.specs if s.id not in stored]
+    todo = [s for s in sweep.specs
+            if s.id not in stored and (s.problem, s.problem_params) not in refused]
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     if stored:
         say(f"{len(sweep.specs) - len(todo)} of {len(sweep.specs)} runs already stored; "
@@ -53,6 +53,10 @@ def run_command(args: argparse.Namespace) -> int:
         written = build_report(store.root, quiet=args.quiet)
         if not args.quiet and written:
             print(f"report: {written}")
+    if refused:
+        names = ", ".join(sorted({name for name, _ in refused}))
+        print(f"optbench: not run, its gradient check failed: {names}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -75,27 +79,37 @@ def _execute(todo, store: Store, args) -> list[RunRecord]:
     return done
 
 
-def _entry_checks(sweep: Sweep, quiet: bool) -> bool:
-    """Check each distinct problem's gradient once at its first initial point."""
+def _entry_checks(sweep: Sweep) -> set[tuple[str, str]]:
+    """Check each distinct problem once at its first initial point; return those refused.
+
+    A refused problem's runs are left out and the others run: one wrong gradient should not
+    cost the rest of the sweep, and the exit code (1) still says something was refused.
+    """
     from .gradcheck import check_gradient
     from .plugins import make_problem
 
-    seen = set()
-    ok = True
+    refused: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set()
     for spec in sweep.specs:
         key = (spec.problem, spec.problem_params)
         if key in seen:
             continue
         seen.add(key)
-        problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir)
-        result = check_gradient(problem, points=0, seed=spec.seed, max_coords=16, directions=1)
-        if not result.passed and problem.gradient != "finite-difference":
-            ok = False
-            lines = result.lines()
-            print(f"optbench: gradient check failed for {spec.problem_label}; not running "
-                  "the sweep (--no-check skips this check):", file=sys.stderr)
-            print("\n".join("  " + line for line in lines[1:]), file=sys.stderr)
-    return ok
+        try:
+            problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir)
+            result = check_gradient(problem, points=0, seed=spec.seed, max_coords=16,
+                                    directions=1)
+        except Exception as e:  # building it failed: its runs would all be errors
+            lines = [f"building it raised {type(e).__name__}: {e}"]
+        else:
+            if result.passed or problem.gradient == "finite-difference":
+                continue
+            lines = result.lines()[1:]
+        refused.add(key)
+        print(f"optbench: gradient check failed for {spec.problem_label}; its runs are left out "
+              "(--no-check runs them anyway):", file=sys.stderr)
+        print("\n".join("  " + line for line in lines), file=sys.stderr)
+    return refused
 
 
 def _median(values) -> float:

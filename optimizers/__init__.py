@@ -10,13 +10,14 @@ from typing import Any
 
 from optbench_registry import Registry
 
-from .base import BudgetExhausted, Optimizer, ParameterError, PlainOracle, run
+from .base import BudgetExhausted, Optimizer, ParameterError, PlainOracle, check_number, run
 
 __all__ = [
     "BudgetExhausted",
     "Optimizer",
     "ParameterError",
     "PlainOracle",
+    "check_number",
     "make",
     "registry",
     "run",

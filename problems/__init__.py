@@ -10,9 +10,9 @@ from typing import Any
 
 from optbench_registry import Registry
 
-from .base import ParameterError, Problem
+from .base import ParameterError, Problem, check_number
 
-__all__ = ["ParameterError", "Problem", "make", "registry"]
+__all__ = ["ParameterError", "Problem", "check_number", "make", "registry"]
 
 
 def _check(cls: type) -> str | None:
