@@ -163,7 +163,6 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     proc.wait()
     before = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
     assert 5 <= len(before) < 24, "the sweep should be killed midway"
-    assert not list(runs.glob("*.tmp")) or True  # a temp file may remain; it is never read
     subprocess.run([*cmd, "--out", str(killed), "--resume"], check=True)
     subprocess.run([*cmd, "--out", str(clean)], check=True)
     after = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
