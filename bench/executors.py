@@ -70,7 +70,14 @@ def dask_cluster(specs: list[RunSpec], address: str) -> Iterator[RunRecord]:
 
         raise UsageError("--scheduler needs dask.distributed: pip install 'optbench[dask]'") \
             from None
-    with Client(address, timeout="20s") as client:
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as e:  # nothing listening, wrong address: the user's to fix
+        from .errors import UsageError
+
+        raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler there ({e})") \
+            from None
+    with client:
         futures = client.map(execute, specs, pure=False)
         index = {f.key: s for f, s in zip(futures, specs, strict=True)}
         for future in as_completed(futures):
