@@ -1,0 +1,184 @@
+"""What every report figure shares: the palette, the look, statistics over seeds and saving.
+
+Colours are Okabe & Ito's colour-blind-safe set ("Color Universal Design", 2008). Each optimizer
+keeps one colour in every figure of a report; the built-ins keep theirs across reports too.
+Figures are drawn on matplotlib's Agg canvas without pyplot: reports never open a window.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+OKABE_ITO = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#000000",  # black
+    "#F0E442",  # yellow: last, it is hard to see on white
+)
+BUILT_IN_ORDER = ("adam", "nag", "lbfgsb", "nelder-mead", "adagrad")
+FAINT_ALPHA = 0.35
+DPI = 110
+LOG_FLOOR = 1e-16  # f − f* at or below this is drawn at this height on a log axis
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """A written figure and what the report says about it."""
+
+    path: Path
+    title: str
+    caption: str
+    problem: str | None  # its problem label; None for figures over all problems
+
+
+@dataclass
+class ProblemView:
+    """One problem's runs as the figures need them (built by the report, read by the plots)."""
+
+    label: str
+    slug: str
+    dim: int
+    f_opt: float | None
+    runs: Any  # pandas DataFrame: this problem's rows of the runs table
+    traces: dict[str, dict[str, np.ndarray]]  # run_id -> trace columns
+    best: dict[str, str]  # optimizer name -> label of its best configuration here
+    colors: dict[str, str]  # optimizer name -> colour
+    targets: list[float]  # value targets (on f − f* when f* is known, else on f)
+
+    @property
+    def seeds(self) -> int:
+        return int(self.runs["seed"].nunique())
+
+    def configurations(self):
+        """(optimizer, configuration label, its rows), best of each optimizer last (on top)."""
+        groups = list(self.runs.groupby(["optimizer", "optimizer_label"], sort=False))
+        groups.sort(key=lambda kv: self.best.get(kv[0][0]) == kv[0][1])
+        for (optimizer, label), rows in groups:
+            yield optimizer, label, rows
+
+    def is_best(self, optimizer: str, label: str) -> bool:
+        return self.best.get(optimizer) == label
+
+    def title(self, what: str) -> str:
+        dim = f"dimension {self.dim}" if self.dim > 0 else "dimension not recorded"
+        return f"{wrap(self.label, 70)} ({dim})\n{what}"
+
+
+def optimizer_colors(names: list[str]) -> dict[str, str]:
+    """One colour per optimizer name: built-ins fixed, others in sorted order after them."""
+    colors = {name: OKABE_ITO[i] for i, name in enumerate(BUILT_IN_ORDER)}
+    free = [c for c in OKABE_ITO if c not in colors.values()]
+    others = sorted(n for n in set(names) if n not in colors)
+    for i, name in enumerate(others):
+        colors[name] = free[i % len(free)] if free else OKABE_ITO[i % len(OKABE_ITO)]
+    return {name: colors[name] for name in names}
+
+
+STYLE = {
+    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
+    "legend.title_fontsize": 8, "legend.framealpha": 0.9, "axes.grid": True, "grid.alpha": 0.3,
+    "axes.spines.top": False, "axes.spines.right": False, "savefig.facecolor": "white",
+}
+
+
+def style():
+    """A context in which figures get the report's look."""
+    import matplotlib
+
+    return matplotlib.rc_context(STYLE)
+
+
+def new_figure(width: float = 8.0, height: float = 4.6, ncols: int = 1):
+    """A figure on an Agg canvas and its list of axes (call inside ``style()``).
+
+    No pyplot: nothing global to switch or close, no window, figures freed with their last
+    reference, so a report of many figures does not accumulate them.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols, squeeze=False)
+    return fig, list(axes.flat)
+
+
+def save(fig, path: Path) -> Path:
+    """Write ``fig`` with its outside legend included."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=_metadata(path.suffix))
+    fig.clear()  # drop the artists now rather than at garbage collection
+    return path
+
+
+def _metadata(suffix: str) -> dict[str, Any] | None:
+    # dates in the metadata would make every rebuild differ byte for byte
+    if suffix == ".svg":
+        return {"Date": None}
+    if suffix == ".pdf":
+        return {"CreationDate": None}
+    return None
+
+
+def legend_outside(ax, handles=None, title: str | None = None) -> None:
+    """The legend to the right of the axes, where it cannot hide data."""
+    kwargs = {"handles": handles} if handles is not None else {}
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, title=title,
+              title_fontsize=8, **kwargs)
+
+
+def wrap(text: str, width: int = 44) -> str:
+    """Long configuration labels broken at commas so legends stay narrow."""
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False,
+                                   break_on_hyphens=False)) or text
+
+
+def slug(text: str, taken: set[str]) -> str:
+    """A file-name-safe, unique short form of a label."""
+    base = re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-.").lower()[:60] or "problem"
+    name, i = base, 2
+    while name in taken:
+        name, i = f"{base}-{i}", i + 1
+    taken.add(name)
+    return name
+
+
+def step_values(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """y of the last record at or before each grid point (NaN before the first record).
+
+    After its last record a run keeps its last value: it stopped there.
+    """
+    idx = np.searchsorted(x, grid, side="right") - 1
+    out = y[np.clip(idx, 0, None)] if len(y) else np.full(len(grid), np.nan)
+    return np.where(idx >= 0, out, np.nan)
+
+
+def quartiles(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, 25% and 75% along axis 0, ignoring NaN; all-NaN columns give NaN quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        q25, q50, q75 = np.nanpercentile(rows, [25, 50, 75], axis=0)
+    return q50, q25, q75
+
+
+def log_grid(low: float, high: float, n: int = 160, integer: bool = False) -> np.ndarray:
+    """n log-spaced points from low to high (both > 0); distinct integers when asked."""
+    high = max(high, low)
+    grid = np.geomspace(low, high, n) if high > low else np.array([low])
+    return np.unique(np.round(grid)) if integer else grid
+
+
+def fmt_number(x: float) -> str:
+    """A compact number for titles and legends: 5e-04, 0.01, 3."""
+    return f"{x:.3g}"

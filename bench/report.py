@@ -1,0 +1,182 @@
+"""``optbench report``: stored runs → tables → figures → report.html and report.md.
+
+Reads only the results folder (report_data), ranks configurations (tables), draws (plots_*),
+and writes the page (report_page). A part that does not apply to these results (one seed, no
+known minimum, no 2-D problem, nothing swept) is left out and said so, in the report and on
+stderr; the rest is still written.
+
+    results/<sweep>/report.html, report.md
+    results/<sweep>/tables/per_config.{csv,md,tex}
+    results/<sweep>/figures/{convergence-evals,convergence-time,ecdf,trajectory,sensitivity}-*.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from .errors import UsageError
+
+FORMATS = ("png", "svg", "pdf")
+TRACE_COLUMNS_USED = ("evaluations", "time_s", "f", "x_0", "x_1")
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """``optbench report RESULTS_DIR [--format png|svg|pdf]``."""
+    from .report_data import check_results_folder
+    from .store import Store
+
+    root = Path(args.results)
+    check_results_folder(root)
+    if not Store(root).stored_ids():
+        raise UsageError(f"{root} holds no finished runs yet: nothing to report")
+    print(f"report: {build_report(root, quiet=False, fmt=args.format)}")
+    return 0
+
+
+def build_report(root: str | Path, quiet: bool = False, fmt: str = "png") -> Path | None:
+    """Write the report of the results folder ``root``; its report.html, or None without runs."""
+    from .report_data import load_results
+
+    if fmt not in FORMATS:
+        raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    root = Path(root)
+    results = load_results(root)
+    if results.runs.empty:
+        if not quiet:
+            print(f"report: {root} holds no finished runs; no report written", file=sys.stderr)
+        return None
+    from .report_page import Report, write_pages
+    from .tables import config_table, write_tables
+
+    table = config_table(results.runs)
+    table_files = write_tables(table, root / "tables")
+    figures, notes = _figures(results, table, fmt)
+    notes = _general_notes(results) + notes
+    page = Report(results=results, table=table, table_files=table_files, figures=figures,
+                  notes=notes)
+    written = write_pages(page)
+    if not quiet:
+        for note in notes:
+            print(f"report: left out: {note}", file=sys.stderr)
+    return written
+
+
+def _figures(results, table, fmt: str):
+    """Every figure that applies, and a note for each one that does not."""
+    from . import plots
+    from .plots_ecdf import ecdf_all_figure
+    from .report_data import load_traces
+    from .tables import best_per_optimizer
+
+    folder = results.root / "figures"
+    _clear(folder)
+    runs = results.runs
+    traces = load_traces(results.root, runs["run_id"], TRACE_COLUMNS_USED)
+    colors = plots.optimizer_colors(list(dict.fromkeys(runs["optimizer"])))
+    best = best_per_optimizer(table)
+    figures, notes, views = [], [], []
+    taken: set[str] = set()
+    with plots.style():
+        for label in results.problems():
+            rows = runs[runs["problem_label"] == label]
+            views.append(_view(label, rows, traces, best, colors, taken))
+            got, why = _problem_figures(views[-1], results.hits, folder, fmt)
+            figures += got
+            notes += why
+        known = [v for v in views if v.f_opt is not None]
+        if known:
+            got, why = _guard("ECDF over all problems", ecdf_all_figure, known, results.hits,
+                              colors, folder, fmt)
+            figures += got
+            notes += why
+        else:
+            notes.append("no problem has a known minimum f*, so no ECDF over all problems")
+    if not any(v.dim == 2 for v in views):
+        notes.append("no 2-D problem in this sweep, so no trajectory plot")
+    return figures, notes
+
+
+def _problem_figures(view, hits, folder: Path, fmt: str):
+    from .plots_convergence import convergence_figures
+    from .plots_ecdf import ecdf_figure
+    from .plots_sensitivity import sensitivity_figure
+    from .plots_trajectory import trajectory_figure
+
+    figures, notes = [], []
+
+    def add(what: str, draw, *args) -> None:
+        got, why = _guard(f"{view.label}: {what}", draw, *args)
+        figures.extend(got)
+        notes.extend(why)
+
+    add("convergence curves", convergence_figures, view, folder, fmt)
+    if not figures and not notes:
+        notes.append(f"{view.label}: no run recorded a trace, so no convergence curves")
+    if view.f_opt is None:
+        notes.append(f"{view.label}: no known minimum f*, so the convergence curves show f and "
+                     "there is no ECDF of evaluations to target")
+    else:
+        add("ECDF", ecdf_figure, view, hits, folder, fmt)
+    if view.dim == 2:
+        add("trajectories", trajectory_figure, view, folder, fmt)
+    add("sensitivity", sensitivity_figure, view, folder, fmt)
+    return figures, notes
+
+
+def _guard(what: str, draw, *args):
+    """A figure that cannot be drawn costs a note, not the rest of the report."""
+    try:
+        got = draw(*args)
+    except Exception as e:
+        return [], [f"{what} could not be drawn ({type(e).__name__}: {e})"]
+    if isinstance(got, tuple):  # (figure or None, notes)
+        figure, notes = got
+        return ([figure] if figure is not None else []), notes
+    return (got if isinstance(got, list) else [got]), []
+
+
+def _view(label: str, rows, traces, best, colors, taken: set[str]):
+    from .plots import ProblemView, slug
+
+    f_opt = rows["f_opt"].dropna()
+    targets = sorted({float(t) for t in rows["target_value"].dropna()})
+    return ProblemView(
+        label=label, slug=slug(label, taken), dim=int(rows["dim"].max()),
+        f_opt=float(f_opt.iloc[0]) if len(f_opt) and math.isfinite(f_opt.iloc[0]) else None,
+        runs=rows, traces={r: traces[r] for r in rows["run_id"]},
+        best={opt: cfg for (p, opt), cfg in best.items() if p == label},
+        colors=colors, targets=targets,
+    )
+
+
+def _general_notes(results) -> list[str]:
+    from .report_data import FAILED
+
+    runs = results.runs
+    notes = []
+    if runs["seed"].nunique() == 1:
+        notes.append("a single seed: each curve is one run and no 25–75% band is drawn")
+    failed = runs[runs["status"].isin(FAILED)]
+    if len(failed):
+        counts = failed["status"].value_counts()
+        what = ", ".join(f"{n} {s}" for s, n in counts.items())
+        notes.append(f"{len(failed)} of {len(runs)} runs failed ({what}): they count as not "
+                     "reaching any target, are left out of the sensitivity medians, and are "
+                     "listed under Failed runs")
+    if not results.config_text:
+        notes.append("config.yaml is missing from the results folder")
+    if results.environment is None:
+        notes.append("environment.json is missing from the results folder")
+    return notes
+
+
+def _clear(folder: Path) -> None:
+    """Old figures go, so a rebuilt report never shows a figure from other results."""
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.suffix.lstrip(".") in FORMATS and path.is_file():
+                path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,205 @@
+"""report.md and report.html from one list of blocks, so the two pages say the same things.
+
+The HTML is static and self-contained apart from the figure files, which it links relatively:
+it opens from the file system with no server and survives moving the results folder.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .plots import FigureFile
+from .report_data import FAILED, Results
+from .tables import DISPLAY_HEADER, display_rows
+
+
+@dataclass
+class Report:
+    results: Results
+    table: Any  # tables.config_table
+    table_files: list[Path]
+    figures: list[FigureFile]
+    notes: list[str] = field(default_factory=list)
+
+
+# Blocks: ("h", level, text) ("p", text) ("list", [text]) ("table", problem) ("figure", FigureFile)
+#         ("code", language, text) ("links", [(text, relative path)])
+def blocks(report: Report) -> list[tuple]:
+    res, runs = report.results, report.results.runs
+    out: list[tuple] = [("h", 1, f"optbench report: {runs['sweep'].iloc[0] or res.root.name}")]
+    out.append(("p", _overview(report)))
+    if report.notes:
+        out += [("h", 2, "Left out, and why"), ("list", report.notes)]
+    out += [("h", 2, "Results per problem"),
+            ("p", "One row per optimizer configuration; the best entry per problem is marked ★ "
+                  "(ranked by success rate, then median evaluations to target, failed runs, "
+                  "median final f, median time). Evaluations to target: median and IQR "
+                  "(25th–75th percentile) over the runs that reached the target."),
+            ("links", [(p.name, _rel(p, res.root)) for p in report.table_files])]
+    for problem in res.problems():
+        out += [("h", 3, problem), ("p", _problem_line(runs[runs["problem_label"] == problem])),
+                ("table", problem)]
+        out += [("figure", f) for f in report.figures if f.problem == problem]
+    overall = [f for f in report.figures if f.problem is None]
+    if overall:
+        out += [("h", 2, "All problems"), *[("figure", f) for f in overall]]
+    out += _failed(runs)
+    out += [("h", 2, "Configuration"), ("code", "yaml", res.config_text or "(missing)")]
+    out += [("h", 2, "Environment"), ("list", _environment_lines(res.environment)),
+            ("code", "json", json.dumps(res.environment, indent=1) if res.environment
+             else "(missing)")]
+    return out
+
+
+def _overview(report: Report) -> str:
+    runs = report.results.runs
+    statuses = ", ".join(f"{s} {n}" for s, n in runs["status"].value_counts().items())
+    return (f"{len(runs)} runs: {runs['optimizer_label'].nunique()} optimizer configurations "
+            f"on {runs['problem_label'].nunique()} problem(s), {runs['seed'].nunique()} seed(s). "
+            f"Statuses: {statuses}. Built {datetime.now():%Y-%m-%d %H:%M} from "
+            f"{report.results.root}.")
+
+
+def _problem_line(rows) -> str:
+    f_opt = rows["f_opt"].dropna()
+    known = f"known minimum f* = {f_opt.iloc[0]:.6g}" if len(f_opt) else "no known minimum f*"
+    on = {"value": "f − f*" if len(f_opt) else "f", "distance": "‖x − x*‖",
+          "grad_norm": "‖∇f(x)‖"}
+    targets = sorted({" and ".join(f"{on.get(k, k)} ≤ {v:g}" for k, v in json.loads(t).items())
+                      for t in rows["targets"]} - {""})
+    target = f"target: {'; '.join(targets)}" if targets else "no target"
+    dim = int(rows["dim"].max())
+    return (f"Dimension {dim if dim > 0 else 'not recorded'}; {known}; {target}; {len(rows)} runs "
+            f"of {rows['optimizer_label'].nunique()} configurations.")
+
+
+def _failed(runs) -> list[tuple]:
+    failed = runs[runs["status"].isin(FAILED)]
+    if failed.empty:
+        return [("h", 2, "Failed runs"), ("p", "None: no run diverged, hit NaN, raised or timed "
+                                               "out.")]
+    lines = [f"{r.status}: {r.problem_label} · {r.optimizer_label} · seed {r.seed} · run "
+             f"{r.run_id}: {r.message or '(no message)'}" for r in failed.itertuples()]
+    return [("h", 2, f"Failed runs ({len(failed)})"), ("list", lines)]
+
+
+def _environment_lines(env: dict | None) -> list[str]:
+    if not env:
+        return ["environment.json is missing"]
+    packages = ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items())
+    blas = "; ".join(f"{t.get('internal_api')} {t.get('version')} ({t.get('num_threads')} "
+                     "threads)" for t in env.get("threadpools") or [])
+    return [f"Python {env.get('python')} on {env.get('platform')}",
+            f"CPU: {env.get('processor')}, {env.get('cpu_count')} cores",
+            f"BLAS: {blas or 'not found'}; runs used {env.get('runs_use_blas_threads')} "
+            "BLAS thread(s)",
+            f"Packages: {packages}"]
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+# -- Markdown ------------------------------------------------------------------------------------
+def markdown(report: Report) -> str:
+    from .tables import markdown_table
+
+    root, parts = report.results.root, []
+    for block in blocks(report):
+        kind = block[0]
+        if kind == "h":
+            parts.append(f"{'#' * block[1]} {block[2]}")
+        elif kind == "p":
+            parts.append(block[1])
+        elif kind == "list":
+            parts.append("\n".join(f"- {item}" for item in block[1]))
+        elif kind == "links":
+            parts.append(" · ".join(f"[{t}]({h})" for t, h in block[1]))
+        elif kind == "table":
+            parts.append(markdown_table(report.table, block[1]))
+        elif kind == "figure":
+            f, href = block[1], _rel(block[1].path, root)
+            image = f"[{f.title} ({f.path.suffix[1:]})]({href})" if href.endswith(".pdf") \
+                else f"![{f.title}]({href})"
+            parts.append(f"**{f.title}.** {f.caption}\n\n{image}")
+        elif kind == "code":
+            parts.append(f"```{block[1]}\n{block[2].rstrip()}\n```")
+    return "\n\n".join(parts) + "\n"
+
+
+# -- HTML ------------------------------------------------------------------------------------------
+CSS = """
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 1200px; margin: 2em auto;
+       padding: 0 1em; color: #222; }
+h1, h2, h3 { line-height: 1.2; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th:first-child, td:first-child, td:last-child { text-align: left; }
+tr.best { background: #e8f1fa; font-weight: 600; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 13px; color: #444; max-width: 900px; }
+pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: 12px; }
+li { margin: .2em 0; }
+"""
+
+
+def _html_table(report: Report, problem: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in DISPLAY_HEADER)
+    body = []
+    for best, cells in display_rows(report.table, problem):
+        tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        body.append(f'<tr class="best">{tds}</tr>' if best else f"<tr>{tds}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _html_figure(f: FigureFile, href: str) -> str:
+    src = html.escape(href, quote=True)
+    alt = html.escape(f"{f.title}: {f.problem or 'all problems'}", quote=True)
+    if href.endswith(".pdf"):  # browsers show a PDF in <object>, not in <img>
+        media = (f'<object data="{src}" type="application/pdf" width="100%" height="600">'
+                 f'<a href="{src}">{alt}</a></object>')
+    else:
+        media = f'<a href="{src}"><img src="{src}" alt="{alt}" loading="lazy"></a>'
+    return (f"<figure>{media}<figcaption><b>{html.escape(f.title)}.</b> "
+            f"{html.escape(f.caption)}</figcaption></figure>")
+
+
+def render_html(report: Report) -> str:
+    root, parts, title = report.results.root, [], "optbench report"
+    for block in blocks(report):
+        kind = block[0]
+        if kind == "h":
+            title = block[2] if block[1] == 1 else title
+            parts.append(f"<h{block[1]}>{html.escape(block[2])}</h{block[1]}>")
+        elif kind == "p":
+            parts.append(f"<p>{html.escape(block[1])}</p>")
+        elif kind == "list":
+            items = "".join(f"<li>{html.escape(item)}</li>" for item in block[1])
+            parts.append(f"<ul>{items}</ul>")
+        elif kind == "links":
+            links = " · ".join(f'<a href="{html.escape(h, quote=True)}">{html.escape(t)}</a>'
+                               for t, h in block[1])
+            parts.append(f"<p>Download: {links}</p>")
+        elif kind == "table":
+            parts.append(_html_table(report, block[1]))
+        elif kind == "figure":
+            parts.append(_html_figure(block[1], _rel(block[1].path, root)))
+        elif kind == "code":
+            parts.append(f"<pre><code>{html.escape(block[2])}</code></pre>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(parts) + "\n</body>\n</html>\n")
+
+
+def write_pages(report: Report) -> Path:
+    """report.md and report.html in the results folder; returns the HTML's path."""
+    root = report.results.root
+    (root / "report.md").write_text(markdown(report), encoding="utf-8")
+    page = root / "report.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    return page

@@ -1,0 +1,48 @@
+"""Rebuilding the report of a 1,000-run sweep (issue 5): target under a minute on 2 cores.
+
+The sweep is Ackley 2-D with a 300-evaluation budget: Adam and NAG over ten learning rates,
+fifty seeds each. Untimed runs (the test suite's --benchmark-disable) use two seeds, 40 runs,
+so the ordinary suite only checks that the benchmark works.
+"""
+
+import textwrap
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.report import build_report
+
+SWEEP = """
+name: report-1000
+problems:
+  - ackley: {dim: 2}
+    targets: {value: 1.0e-2}
+optimizers:
+  - adam: {lr: [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]}
+  - nag: {lr: [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], momentum: 0.9}
+seeds: SEEDS
+budget: {evaluations: 300}
+"""
+
+
+@pytest.fixture
+def results(tmp_path, benchmark):
+    seeds = 2 if benchmark.disabled else 50
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(textwrap.dedent(SWEEP).replace("SEEDS", str(seeds)))
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--workers", "2", "--quiet",
+                 "--no-report", "--no-check"]) == 0
+    assert len(pd.read_parquet(out / "summary.parquet")) == 20 * seeds
+    return out
+
+
+@pytest.mark.benchmark(group="report")
+def test_rebuild_report_of_1000_runs(benchmark, results):
+    page = benchmark.pedantic(build_report, args=(results,), kwargs={"quiet": True},
+                              rounds=1, iterations=1)
+    assert page == results / "report.html"
+    assert len(list((results / "figures").glob("*.png"))) == 6
+    if not benchmark.disabled:
+        assert benchmark.stats.stats.max < 60.0
