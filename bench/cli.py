@@ -16,11 +16,13 @@ from .errors import USER_ERRORS, UsageError
 def _key_value(text: str) -> tuple[str, object]:
     import yaml
 
+    from .yamlio import load
+
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
-        return key, yaml.safe_load(raw)
+        return key, load(raw)
     except yaml.YAMLError:
         raise argparse.ArgumentTypeError(f"value of {key!r} is not valid YAML: {raw!r}") from None
 

@@ -15,13 +15,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic.types import NonNegativeInt, PositiveFloat, PositiveInt, StrictBool
 
 import optimizers
 import problems
 from optbench_registry import Registry
 
+from . import yamlio
 from .errors import USER_ERRORS, UsageError
 from .plugins import resolve
 from .spec import Budget, RunSpec, Targets, canonical
@@ -35,9 +43,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _whole(v: Any) -> Any:
+    """``evaluations: 1e5`` is a count: a whole float becomes an int."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+Count = Annotated[PositiveInt, BeforeValidator(_whole)]
+
+
 class BudgetModel(_Strict):
-    evaluations: PositiveInt | None = None
-    iterations: PositiveInt | None = None
+    evaluations: Count | None = None
+    iterations: Count | None = None
     seconds: PositiveFloat | None = None
 
     @model_validator(mode="after")
@@ -85,7 +101,7 @@ def load_sweep(path: str | Path) -> Sweep:
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config ({e.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yamlio.load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -116,3 +116,32 @@ def test_shipped_configs_load():
 
     for cfg in sorted(Path(__file__).parent.parent.joinpath("configs").glob("*.yaml")):
         assert load_sweep(cfg).specs, cfg
+
+
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    """YAML 1.1 reads ``1e-4`` as a string; people (and YAML 1.2) mean 0.0001."""
+    cfg = tmp_path / "floats.yaml"
+    cfg.write_text(textwrap.dedent("""
+        name: floats
+        problems:
+          - ackley: {dim: 2}
+        optimizers:
+          - nag: {lr: {piecewise: {boundaries: [5, 10], values: [1e-4, 1e-2, 0.1]}}}
+          - adam: {lr: [1e-3, 3E-2], eps: 1e-8}
+        budget: {evaluations: 1e3}
+        targets: {value: 5e-4}
+    """))
+    specs = load_sweep(cfg).specs
+    params = sorted(s.optimizer_params for s in specs)
+    assert params == [
+        '{"eps":1e-08,"lr":0.001}', '{"eps":1e-08,"lr":0.03}',
+        '{"lr":{"piecewise":{"boundaries":[5,10],"values":[0.0001,0.01,0.1]}}}',
+    ]
+    assert specs[0].targets.value == 5e-4
+
+
+def test_check_param_reads_exponent_floats():
+    from bench.cli import _key_value
+
+    assert _key_value("eps=1e-6") == ("eps", 1e-6)
+    assert _key_value("x0=[1e1, -2E-1]") == ("x0", [10.0, -0.2])
