@@ -29,6 +29,9 @@ from . import datasets
 from .base import Problem, check_number
 
 
+_TINY = np.finfo(float).eps
+
+
 def _sigmoid_(z: np.ndarray) -> np.ndarray:
     """σ(z) computed in place in z; exp overflows to inf for z < -709, where σ is 0 anyway."""
     np.negative(z, out=z)
@@ -138,7 +141,8 @@ class Autoencoder(Problem):
         rho_hat = None
         if self.sparsity is not None:
             rho, beta = self.sparsity, self.sparsity_weight
-            rho_hat = a2.mean(axis=1)
+            # saturated units give ρ̂ of exactly 0 or 1, where KL and its slope are infinite
+            rho_hat = np.clip(a2.mean(axis=1), _TINY, 1.0 - _TINY)
             cost += beta * float(
                 np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
             )

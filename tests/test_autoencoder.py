@@ -140,3 +140,20 @@ def test_wrong_shape_file(tmp_path):
     bad.write_bytes(b"hello world")
     with pytest.raises(ValueError, match="not an IDX file"):
         problems.make("autoencoder", data={"path": str(bad)})
+
+
+@pytest.mark.parametrize("scale", [1e2, 1e3, 1e6])
+def test_sparsity_stays_finite_when_hidden_units_saturate(rng, scale):
+    """ρ̂ of exactly 0 or 1 (every image saturating a unit) must not give inf or NaN."""
+    p = problems.make("autoencoder", hidden=3, samples=20, sparsity=0.05)
+    theta = scale * rng.standard_normal(p.dim)
+    f, g = p.value_and_grad(theta)
+    assert np.isfinite(f) and np.isfinite(g).all()
+    theta = p.initial_point(rng)
+    theta[p.blocks["b1"]] = -800.0  # every hidden activation underflows to 0
+    f, g = p.value_and_grad(theta)
+    assert np.isfinite(f) and np.isfinite(g).all()
+    # KL(ρ‖ρ̂) with ρ̂ pinned at eps dominates: ρ log(ρ/eps) + (1-ρ) log((1-ρ)/(1-eps)) per unit
+    rho, eps = 0.05, np.finfo(float).eps
+    kl = rho * np.log(rho / eps) + (1 - rho) * np.log((1 - rho) / (1 - eps))
+    assert f > 3.0 * 3 * kl
