@@ -77,8 +77,15 @@ def resolve(registry: Registry, name: str, base_dir: str | Path = ".") -> str:
     return name
 
 
-def make_problem(name: str, params: dict[str, Any], base_dir: str | Path = "."):
-    return problems.make(resolve(problems.registry, name, base_dir), **params)
+def make_problem(name: str, params: dict[str, Any], base_dir: str | Path = ".",
+                 seed: int | None = None):
+    """Build a problem; ``seed`` (the run's) fills the parameter the problem names in its
+    ``run_seeded`` attribute when the config leaves it null (the LSTM's minibatch)."""
+    name = resolve(problems.registry, name, base_dir)
+    key = getattr(problems.registry.get(name), "run_seeded", None)
+    if key and seed is not None and params.get(key) is None:
+        params = {**params, key: seed}
+    return problems.make(name, **params)
 
 
 def make_optimizer(name: str, params: dict[str, Any], base_dir: str | Path = "."):

@@ -78,7 +78,7 @@ def execute(spec: RunSpec) -> RunRecord:
     """Run ``spec`` to its end and return its record; never raises for a failing run."""
     with threadpool_limits(1):
         try:
-            problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir)
+            problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir, spec.seed)
             optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir)
             x0 = np.asarray(problem.initial_point(np.random.default_rng(spec.seed)), dtype=float)
         except Exception as e:

@@ -96,7 +96,7 @@ def _entry_checks(sweep: Sweep) -> set[tuple[str, str]]:
             continue
         seen.add(key)
         try:
-            problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir)
+            problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir, spec.seed)
             result = check_gradient(problem, points=0, seed=spec.seed, max_coords=16,
                                     directions=1)
         except Exception as e:  # building it failed: its runs would all be errors

@@ -28,7 +28,6 @@ import numpy as np
 from . import datasets
 from .base import Problem, check_number
 
-
 _TINY = np.finfo(float).eps
 
 

@@ -73,6 +73,27 @@ def test_value_matches_plain_loops(tiny, rng):
         assert p.value_and_grad(theta)[0] == pytest.approx(ref, rel=1e-12)
 
 
+def test_each_run_draws_its_own_minibatch_from_its_seed(tiny):
+    """A null ``seed`` takes the run's seed; an explicit one wins over it."""
+    from bench.plugins import make_problem
+    from bench.runner import execute
+    from bench.spec import Budget, RunSpec, canonical
+
+    params = {"seq_len": 5, "batch": 6, "text": tiny}
+    assert windows(make_problem("lstm", params, seed=3)) == windows(LSTM(seed=3, **params))
+    assert windows(make_problem("lstm", params, seed=3)) != windows(LSTM(seed=4, **params))
+    assert windows(make_problem("lstm", {**params, "seed": 1}, seed=3)) == windows(
+        LSTM(seed=1, **params))
+    for run_seed in (3, 4):
+        spec = RunSpec(problem="lstm", problem_params=canonical({**params, "hidden": 3}),
+                       optimizer="adam", optimizer_params="{}", seed=run_seed,
+                       budget=Budget(iterations=2))
+        rec = execute(spec)
+        p = LSTM(hidden=3, seed=run_seed, **params)  # built by hand with the run's seed
+        f0 = p.value(p.initial_point(np.random.default_rng(run_seed)))
+        assert rec.trace["f"][0] == f0
+
+
 def test_minibatch_is_fixed_by_seed(tiny, rng):
     a, b = LSTM(seq_len=5, batch=6, text=tiny), LSTM(seq_len=5, batch=6, text=tiny)
     assert windows(a) == windows(b)
