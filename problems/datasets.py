@@ -15,7 +15,15 @@ import numpy as np
 
 
 class DataError(ValueError):
-    """A data file that is missing, unreadable or of the wrong shape."""
+    """A data file that is missing, unreadable or of the wrong shape.
+
+    ``param`` names the parameter at fault when it is not the file itself (``samples``), as
+    ParameterError does, so that the YAML validation can point at it.
+    """
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 def _sklearn_data(filename: str) -> Path:
@@ -33,9 +41,7 @@ def _digits() -> np.ndarray:
 
 def digits(samples: int | None = None) -> np.ndarray:
     """scikit-learn's 8x8 handwritten digits as a C-contiguous (64, m) array in [0, 1]."""
-    images = _digits()
-    if samples is not None:
-        images = images[:samples]
+    images = _take(_digits(), samples, "scikit-learn's digits")
     return np.ascontiguousarray(images.T)
 
 
@@ -59,7 +65,10 @@ def read_idx(path: str | Path) -> np.ndarray:
     with _open(path) as f:
         magic = f.read(4)
         if len(magic) != 4 or magic[:2] != b"\0\0" or magic[2] not in dtypes:
-            raise DataError(f"{path}: not an IDX file (bad magic number {magic.hex()})")
+            raise DataError(
+                f"{path}: not an IDX file (bad magic number {magic.hex()}); images must be an "
+                "IDX file (gzipped or not) or an .npz archive"
+            )
         ndim = magic[3]
         shape = tuple(int.from_bytes(f.read(4), "big") for _ in range(ndim))
         data = np.frombuffer(f.read(), dtype=dtypes[magic[2]])
@@ -84,11 +93,11 @@ def images(path: str | Path, samples: int | None = None) -> np.ndarray:
         raw = read_idx(path)
     if raw.ndim < 2:
         raise DataError(f"{path}: expected images (at least 2-D), got shape {raw.shape}")
+    raw = _take(raw, samples, str(path))
+    _check_finite(path, raw)
     x = raw.reshape(raw.shape[0], -1).astype(float)
     if raw.dtype == np.uint8 or raw.dtype == np.dtype(">u1"):
         x /= 255.0
-    if samples is not None:
-        x = x[:samples]
     if x.size == 0 or x.min() < 0 or x.max() > 1:
         raise DataError(f"{path}: pixel values must lie in [0, 1] (or be bytes 0..255)")
     return np.ascontiguousarray(x.T)
@@ -103,7 +112,34 @@ def matrix(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: not a numeric table ({e})") from None
     if x.ndim != 2 or min(x.shape) < 1:
         raise DataError(f"{path}: expected a 2-D table (samples x features), got shape {x.shape}")
-    return np.asarray(x, dtype=float)
+    x = np.asarray(x, dtype=float)
+    _check_finite(path, x)
+    return x
+
+
+def _take(images: np.ndarray, samples: int | None, source: str) -> np.ndarray:
+    """The first ``samples`` images (rows); asking for more than there are is an error."""
+    if samples is None:
+        return images
+    if samples > images.shape[0]:
+        raise DataError(
+            f"parameter 'samples' is {samples} but {source} holds only {images.shape[0]} images",
+            "samples",
+        )
+    return images[:samples]
+
+
+def _check_finite(path: Path, x: np.ndarray) -> None:
+    # NaN passes every range test (NaN < 0 is False) and then poisons the whole objective
+    if x.dtype.kind not in "fc":  # integers are always finite; skip the pass over MNIST's bytes
+        return
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise DataError(
+            f"{path}: contains non-finite values ({int(bad.sum())} of {x.size}, "
+            f"the first at index {first})"
+        )
 
 
 def _existing(path: str | Path) -> Path:
@@ -118,4 +154,6 @@ def from_path(owner: str, reader, path, *args):
     try:
         return reader(path, *args)
     except DataError as e:
-        raise DataError(f"{owner}: parameter 'data': {e}") from None
+        if e.param is not None:  # the message already names its parameter
+            raise DataError(f"{owner}: {e}", e.param) from None
+        raise DataError(f"{owner}: parameter 'data': {e}", "data") from None
