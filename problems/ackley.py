@@ -74,6 +74,7 @@ class Ackley(Problem):
     def value_and_grad(self, x: np.ndarray, need_grad: bool = True):
         # f = -a·expm1(-b r) - e·expm1(s - 1), with s - 1 = -2·mean(sin²(c x / 2)): the same
         # function written without cancellation, so f keeps full relative accuracy near 0.
+        x = self.as_point(x)  # a list or float32 input would else fail or give float32 g
         a, b, c, n = self.a, self.b, self.c, self.dim
         r = math.sqrt(float(x @ x) / n)
         half = (0.5 * c) * x

@@ -93,7 +93,27 @@ class Problem:
                 f"{type(self).__name__} has no bounds: define initial_point(rng)"
             )
         low, high = self.bounds
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            # rng.uniform cannot draw from an infinite interval (it raises a bare OverflowError)
+            raise NotImplementedError(
+                f"{type(self).__name__} has infinite bounds, so no uniform start can be drawn: "
+                "define initial_point(rng) or give finite bounds"
+            )
         return rng.uniform(low, high)
+
+    def as_point(self, x) -> np.ndarray:
+        """``x`` as a float64 array of shape (dim,), else ValueError naming that shape.
+
+        Free for a float64 array of the right shape (np.asarray does not copy it), so problems
+        call it first thing in ``value``/``value_and_grad``, the hot path of every run.
+        """
+        x = np.asarray(x, dtype=float)
+        if x.shape != (self.dim,):
+            raise ValueError(
+                f"{self.name or type(self).__name__}: x must have shape ({self.dim},), "
+                f"got shape {x.shape}"
+            )
+        return x
 
     # -- helpers the harness uses --------------------------------------------------------------
     @property

@@ -52,7 +52,7 @@ class GroupLasso(Problem):
         return rng.normal(0.0, 0.5, self.dim)
 
     def _parts(self, theta: np.ndarray):
-        B = np.asarray(theta, dtype=float).reshape(self.p, self.p)
+        B = self.as_point(theta).reshape(self.p, self.p)
         R = self.X @ B
         R -= self.X
         r = float(np.sqrt(np.einsum("ij,ij->", R, R)))

@@ -74,3 +74,26 @@ def test_x0_and_random_start(rng):
 def test_bad_parameters(params, needle):
     with pytest.raises(ValueError, match=needle):
         problems.make("ackley", **params)
+
+
+def test_lists_and_float32_are_cast_to_float64():
+    p = Ackley(dim=2)
+    # (1/2, 1/2) is exact in float32: r = 1/2, cos(π) = -1, as in the hand-worked values above
+    expected = 20 - 20 * math.exp(-0.1) + math.e - math.exp(-1)
+    for x in ([0.5, 0.5], (0.5, 0.5), np.array([0.5, 0.5], dtype=np.float32)):
+        assert p.value(x) == pytest.approx(expected, rel=1e-14)
+        f, g = p.value_and_grad(x)
+        assert f == pytest.approx(expected, rel=1e-14)
+        assert g.dtype == np.float64 and p.grad(x).dtype == np.float64
+        # sin(π) vanishes, so only the outer well pulls: a b e^{-b r} x_i / (n r) = 2 e^{-0.1}
+        assert g == pytest.approx(np.full(2, 2 * math.exp(-0.1)), rel=1e-12)
+    x32 = np.array([0.3, -1.7], dtype=np.float32)
+    assert p.grad(x32) == pytest.approx(central_diff(p.value, x32.astype(float)), rel=1e-7)
+
+
+@pytest.mark.parametrize("x", [np.zeros(3), np.zeros(1), np.zeros((1, 2)), np.zeros((2, 1)), 1.0])
+def test_wrong_shape_is_refused(x):
+    p = Ackley(dim=2)
+    for method in (p.value, p.grad, p.value_and_grad):
+        with pytest.raises(ValueError, match=r"ackley: x must have shape \(2,\), got shape"):
+            method(x)

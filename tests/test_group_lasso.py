@@ -72,3 +72,12 @@ def test_bad_parameters(tmp_path):
         problems.make("group_lasso", data={"path": str(tmp_path / "v.npy")})
     with pytest.raises(ValueError, match="does not exist"):
         problems.make("group_lasso", data={"path": str(tmp_path / "missing.csv")})
+
+
+def test_theta_of_the_wrong_length_is_refused():
+    p = problems.make("group_lasso")
+    for theta in (np.zeros(99), np.zeros((10, 10)), np.zeros(101)):
+        with pytest.raises(ValueError, match=r"group_lasso: x must have shape \(100,\)"):
+            p.value_and_grad(theta)
+    # a list is a point like any other: B = I leaves no residual and pays λ·p
+    assert p.value(np.eye(10).ravel().tolist()) == pytest.approx(10.0, abs=1e-12)

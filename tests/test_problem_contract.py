@@ -85,16 +85,36 @@ def test_registry_refuses_a_duplicate_and_a_class_without_value():
         problems.registry.add("no-value", NoValue, source="test")
 
 
-finite = st.floats(-1e3, 1e3, allow_nan=False)
+def test_initial_point_with_infinite_bounds_says_what_to_do():
+    class HalfOpen(Problem):
+        name = "half-open"
+        dim = 2
+        bounds = (np.zeros(2), np.array([1.0, np.inf]))
+
+        def value(self, x):
+            return float(x @ x)
+
+    with pytest.raises(NotImplementedError,
+                       match="HalfOpen has infinite bounds.*define initial_point.*finite bounds"):
+        HalfOpen().initial_point(np.random.default_rng(0))
+    HalfOpen.bounds = (np.zeros(2), np.ones(2))  # finite: drawn uniformly inside
+    x = HalfOpen().initial_point(np.random.default_rng(0))
+    assert x.shape == (2,) and ((x >= 0) & (x <= 1)).all()
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(finite, min_size=3, max_size=3), st.sampled_from([0.0, 1.0, 1e-300, 1e-8]))
+# Ackley is bounded: 0 <= -a expm1(-b r) < a and 0 <= -e expm1(s - 1) <= e (1 - e^-2), s ∈ [-1, 1]
+ACKLEY_MAX = 20 + math.e * (1 - math.exp(-2))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=3, max_size=3),
+       st.sampled_from([0.0, 1.0, 1e-300, 1e-160, 1e-8, 1e3]))
 def test_ackley_never_nan(xs, scale):
     p = Ackley(dim=3)
     for x in (np.array(xs), scale * np.array(xs), np.zeros(3)):
         f, g = p.value_and_grad(x)
         assert math.isfinite(f) and np.isfinite(g).all()
+        assert 0.0 <= f <= ACKLEY_MAX * (1 + 1e-15)
 
 
 AE = problems.make("autoencoder", hidden=3, samples=20)
@@ -102,14 +122,25 @@ GL = problems.make("group_lasso", lam=1.5)
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 1e-3, 1.0, 50.0, 1e4]), st.integers(0, 9))
-def test_autoencoder_and_group_lasso_never_nan(seed, scale, zero_row):
-    r = np.random.default_rng(seed)
-    theta = scale * r.standard_normal(AE.dim)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 1e-3, 1.0, 50.0, 1e4]))
+def test_autoencoder_never_nan(seed, scale):
+    theta = scale * np.random.default_rng(seed).standard_normal(AE.dim)
     f, g = AE.value_and_grad(theta)
     assert math.isfinite(f) and np.isfinite(g).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1),
+       st.sampled_from([0.0, 1e-300, 1e-160, 1e-8, 1e-3, 1.0, 50.0, 1e4, 1e6]),
+       st.lists(st.integers(0, 9), max_size=10))
+def test_group_lasso_never_nan(seed, scale, zero_rows):
+    r = np.random.default_rng(seed)
     B = scale * r.standard_normal((10, 10))
-    B[zero_row] = 0.0
-    for b in (B.ravel(), np.zeros(100), np.eye(10).ravel()):
-        f, g = GL.value_and_grad(b)
+    B[zero_rows] = 0.0  # exact zero rows: the penalty has no finite subgradient there
+    # B = I leaves an exact zero residual, I + 1e-300 B one whose square underflows to 0;
+    # I with zero rows: zero rows and a residual in those columns only
+    eye = np.eye(10)
+    eye[zero_rows] = 0.0
+    for b in (B, np.zeros((10, 10)), np.eye(10), np.eye(10) + B, eye):
+        f, g = GL.value_and_grad(b.ravel())
         assert math.isfinite(f) and np.isfinite(g).all()
