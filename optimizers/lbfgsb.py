@@ -43,6 +43,8 @@ except ImportError as e:  # pragma: no cover - depends on the installed scipy
 FG, NEW_X, CONVERGENCE, ABNORMAL = 3, 1, 4, 8
 _BOUND_KIND = {(False, False): 0, (True, False): 1, (True, True): 2, (False, True): 3}
 
+# scipy >= 1.15 gives no detail with ABNORMAL; the Fortran code it replaced said which failure
+LNSRCH = "the line search failed (scipy's ABNORMAL_TERMINATION_IN_LNSRCH)"
 HINT = (
     "; this usually means the gradient does not match the value (check it with "
     "'optbench check PROBLEM') or the objective ignores its argument x (a closure over a "
@@ -122,5 +124,8 @@ class LBFGSB(Optimizer):
 
     @staticmethod
     def _message(task: int, detail: int) -> str:
-        words = f"{status_messages.get(task, task)}: {task_messages.get(detail, detail)}"
-        return words + HINT if task == ABNORMAL else words
+        """scipy's words ("STATUS: DETAIL"), with no dangling ": " when the detail is empty."""
+        status = status_messages.get(task, str(task))
+        words = task_messages.get(detail, str(detail)) or (LNSRCH if task == ABNORMAL else "")
+        message = f"{status}: {words}" if words else status
+        return message + HINT if task == ABNORMAL else message

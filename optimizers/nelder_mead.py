@@ -59,14 +59,23 @@ class NelderMead(Optimizer):
         self.fatol = self._check("fatol", fatol, low=0)
         self.initial_simplex = None
         if initial_simplex is not None:
-            sim = np.asarray(initial_simplex, dtype=float)
-            if sim.ndim != 2 or sim.shape[0] != sim.shape[1] + 1 or not np.isfinite(sim).all():
-                raise ParameterError(
-                    f"{self.name}: parameter 'initial_simplex' must be n+1 lists of n finite "
-                    f"numbers, got shape {sim.shape}",
-                    "initial_simplex",
-                )
-            self.initial_simplex = sim
+            self.initial_simplex = self._simplex(initial_simplex)
+
+    def _simplex(self, points) -> np.ndarray:
+        """``initial_simplex`` as an (n+1) x n float array, else a ParameterError naming it."""
+        try:
+            sim = np.asarray(points, dtype=float)
+        except (TypeError, ValueError):  # a string, None or a ragged list among the numbers
+            got = repr(points)
+        else:
+            if sim.ndim == 2 and sim.shape[0] == sim.shape[1] + 1 and np.isfinite(sim).all():
+                return sim
+            got = f"shape {sim.shape}" if np.isfinite(sim).all() else repr(points)
+        raise ParameterError(
+            f"{self.name}: parameter 'initial_simplex' must be an (n+1) x n list of finite "
+            f"numbers (n+1 points of n coordinates), got {got}",
+            "initial_simplex",
+        )
 
     def _start(self, x0: np.ndarray) -> None:
         n = x0.size
