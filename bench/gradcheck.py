@@ -166,8 +166,8 @@ class GradCheck:
         width = max(len(b) for b in self.block_error)
         for block, err in self.block_error.items():
             checked, total = self.block_coords[block]
-            out.append(f"  {block:<{width}}  {checked:>6}/{total:<6} coords  rel. error {err:.1e}")
-        out.append(f"  {'random directions':<{width}}  rel. error {self.direction_error:.1e}")
+            out.append(f"  {block:<{width}}  {checked:>6}/{total:<6} coords  {_shown(err)}")
+        out.append(f"  {'random directions':<{width}}  {_shown(self.direction_error)}")
         if self.worst:
             w = self.worst
             out.append(
@@ -180,6 +180,11 @@ class GradCheck:
         sign = "<=" if self.passed else ">"
         out.append(f"{verdict}: worst relative error {self.error:.1e} {sign} tol {self.tol:.0e}")
         return out
+
+
+def _shown(err: float) -> str:
+    # 0 means every difference sat within the stencil's rounding floor: say so, not "0.0e+00"
+    return "rel. error 0 (agrees to rounding)" if err == 0 else f"rel. error {err:.1e}"
 
 
 def _contract(problem: Problem, x: np.ndarray, f, g) -> str:
