@@ -35,11 +35,14 @@ class Param:
 @dataclass
 class Entry:
     name: str
-    target: type | str  # a class, or "module:Class" not imported yet
+    target: type | str | None  # a class, or "module:Class" not imported yet
     source: str  # "built-in", "package <dist> (entry point)", "file <path>"
+    loader: Callable[[], Any] | None = None  # imports the class on first use (an entry point)
 
     def load(self) -> type:
-        if isinstance(self.target, str):
+        if self.loader is not None:  # cleared only once it succeeded: a failure may be retried
+            self.target, self.loader = self.loader(), None
+        elif isinstance(self.target, str):
             module, _, attr = self.target.partition(":")
             self.target = getattr(importlib.import_module(module), attr)
         return self.target
@@ -53,8 +56,12 @@ class Registry:
         self._check = check  # returns why a class breaks the contract, or None
         self._entries: dict[str, Entry] = {}
 
-    def add(self, name: str, target: type | str, source: str = "built-in") -> None:
-        """Register ``target`` under ``name``; a name may be registered once."""
+    def add(self, name: str, target: type | str | None, source: str = "built-in",
+            loader: Callable[[], Any] | None = None) -> None:
+        """Register ``target`` under ``name``; a name may be registered once.
+
+        With ``loader`` (and no target) nothing is imported until the name is first used.
+        """
         if name in self._entries:
             other = self._entries[name]
             raise RegistryError(
@@ -64,7 +71,11 @@ class Registry:
             why = self._check(target)
             if why:
                 raise RegistryError(f"{self.kind} {name!r} from {source}: {why}")
-        self._entries[name] = Entry(name, target, source)
+        self._entries[name] = Entry(name, target, source, loader)
+
+    def check(self, cls: Any) -> str | None:
+        """Why ``cls`` breaks this registry's contract, or None."""
+        return self._check(cls)
 
     def remove(self, name: str) -> None:
         self._entries.pop(name, None)

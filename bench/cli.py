@@ -14,17 +14,20 @@ from .errors import USER_ERRORS, UsageError
 
 
 def _key_value(text: str) -> tuple[str, object]:
+    """``--param KEY=VALUE`` with the value in YAML; a mistake is a UsageError (one line, like
+    a config's) rather than argparse's usage block."""
     import yaml
 
     from .yamlio import load
 
     key, sep, raw = text.partition("=")
     if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+        raise UsageError(f"--param: expected KEY=VALUE, got {text!r}")
     try:
         return key, load(raw)
-    except yaml.YAMLError:
-        raise argparse.ArgumentTypeError(f"value of {key!r} is not valid YAML: {raw!r}") from None
+    except yaml.YAMLError as e:  # e.g. a key given twice: its problem names the key path
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UsageError(f"--param {key}: value is not valid YAML ({what}): {raw!r}") from None
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -32,7 +35,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from bench.plugins import make_problem
 
     try:
-        problem = make_problem(args.problem, dict(args.param or []))
+        problem = make_problem(args.problem, dict(_key_value(p) for p in args.param or []))
     except USER_ERRORS:
         raise
     except (ValueError, TypeError) as e:  # a bad parameter value, named by the problem
@@ -52,7 +55,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from bench.listing import listing
 
-    print(listing())
+    print(listing(args.config))
     return 0
 
 
@@ -87,12 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     ls = sub.add_parser("list", help="problems and optimizers with their parameters")
+    ls.add_argument("--config", metavar="FILE",
+                    help="also list the file.py:Class and module:Class plugins this sweep names")
     ls.set_defaults(func=_cmd_list)
 
     check = sub.add_parser("check", help="check a problem's gradient against differences")
     check.add_argument("problem", help="problem name (see `optbench list`)")
     check.add_argument(
-        "--param", action="append", type=_key_value, metavar="KEY=VALUE",
+        "--param", action="append", metavar="KEY=VALUE",
         help="problem parameter, value in YAML (repeatable): --param dim=10",
     )
     check.add_argument("--points", type=int, default=3, help="random points besides the start")

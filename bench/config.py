@@ -23,7 +23,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic.types import NonNegativeInt, PositiveFloat, PositiveInt, StrictBool
+from pydantic.types import PositiveFloat, PositiveInt, StrictBool
 
 import optimizers
 import problems
@@ -71,13 +71,26 @@ class TargetsModel(_Strict):
 
 Entry = Annotated[dict[str, Any], Field(min_length=1)]
 
+SEEDS = "a count n >= 1 (the seeds 0..n-1) or a non-empty list of integers >= 0"
+
+
+def _seeds(v: Any) -> Any:
+    """One message for both spellings: pydantic's would name a union branch ('constrained-int')
+    and complain about the wrong one (``seeds: []`` is 'not a valid integer')."""
+    def whole(s: Any, low: int) -> bool:
+        return isinstance(s, int) and not isinstance(s, bool) and s >= low
+
+    if whole(v, 1) or (isinstance(v, list) and v and all(whole(s, 0) for s in v)):
+        return v
+    raise ValueError(f"must be {SEEDS}")
+
 
 class SweepModel(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
     description: str = ""
     problems: Annotated[list[Entry], Field(min_length=1)]
     optimizers: Annotated[list[Entry], Field(min_length=1)]
-    seeds: PositiveInt | Annotated[list[NonNegativeInt], Field(min_length=1)] = 1
+    seeds: Annotated[int | list[int], BeforeValidator(_seeds)] = 1
     budget: BudgetModel
     targets: TargetsModel = TargetsModel()
     stop_at_target: StrictBool = True
@@ -94,6 +107,17 @@ class Sweep:
 
 def load_sweep(path: str | Path) -> Sweep:
     path = Path(path)
+    text, raw = read_config(path)
+    try:
+        model = SweepModel.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(f"{path}: {_pydantic_line(e)}") from None
+    return Sweep(model.name, path, text, tuple(_expand(model, path)))
+
+
+def read_config(path: Path) -> tuple[str, dict[str, Any]]:
+    """The config's text and its YAML mapping, not yet validated (``optbench list`` reads
+    the plugin names from it even when other keys are wrong)."""
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -102,7 +126,7 @@ def load_sweep(path: str | Path) -> Sweep:
         raise ConfigError(f"{path}: cannot read the config ({e.strerror})") from None
     try:
         raw = yamlio.load(text)
-    except yaml.YAMLError as e:
+    except yaml.YAMLError as e:  # a repeated key too: it names its key path
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         what = getattr(e, "problem", None) or str(e).splitlines()[0]
@@ -110,29 +134,44 @@ def load_sweep(path: str | Path) -> Sweep:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a mapping with name, problems, "
                           f"optimizers, budget (got {type(raw).__name__})")
-    try:
-        model = SweepModel.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError(f"{path}: {_pydantic_line(e)}") from None
-    return Sweep(model.name, path, text, tuple(_expand(model, path)))
+    return text, raw
 
 
-def _pydantic_line(e: ValidationError) -> str:
+# What is valid, for the fields whose pydantic message says only what is wrong
+HINTS = {
+    "name": "letters, digits, '_', '.', '-', first a letter or digit: it names the results "
+            "folder",
+    "timeout": "seconds > 0 per run, or null for no limit",
+    "stop_at_target": "true or false",
+}
+
+
+def _pydantic_line(e: ValidationError, root: type[BaseModel] = SweepModel,
+                   prefix: tuple = ()) -> str:
+    """The first error as ``key.path: what is wrong``; ``prefix`` is where ``root`` sits."""
     err = e.errors()[0]
-    loc = _key_path(err["loc"])
+    loc = _key_path(prefix + err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
+    msg = msg[:1].lower() + msg[1:]  # only the first letter: the rest may quote a pattern
     if err["type"] == "extra_forbidden":
-        model = _model_at(err["loc"][:-1])
+        model = _model_at(root, err["loc"][:-1])
         valid = ", ".join(model.model_fields) if model else ""
         return f"{loc}: unknown key; valid keys here: {valid}"
     if err["type"] == "missing":
         return f"{loc}: missing (required)"
     got = err.get("input")
-    return f"{loc}: {msg.lower()}, got {got!r}" if not isinstance(got, dict) else f"{loc}: {msg}"
+    if err["type"] == "model_type":  # pydantic's words name our class ("TargetsModel")
+        model = _model_at(root, err["loc"])
+        keys = ", ".join(model.model_fields) if model else ""
+        return f"{loc}: must be a mapping with keys among {keys}, got {got!r}"
+    hint = HINTS.get(loc) if not prefix else None
+    if hint:
+        msg += f" ({hint})"
+    return f"{loc}: {msg}, got {got!r}" if not isinstance(got, dict) else f"{loc}: {msg}"
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    model: type[BaseModel] = SweepModel
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    model = root
     for part in loc:
         field = model.model_fields.get(part) if isinstance(part, str) else None
         ann = getattr(field, "annotation", None)
@@ -159,22 +198,29 @@ def _expand(model: SweepModel, path: Path) -> list[RunSpec]:
     probs = []
     for i, entry in enumerate(model.problems):
         name, params, extra = _split_entry(path, "problems", i, entry, allowed={"targets"})
-        targets = _entry_targets(path, f"problems[{i}]", sweep_targets, extra.get("targets"))
-        for combo in _combinations(path, f"problems[{i}].{name}", problems.registry, name,
-                                   params, base):
-            problem = _build(path, f"problems[{i}].{name}", problems.make, name, combo)
+        targets = _entry_targets(path, i, sweep_targets, extra.get("targets"))
+        key, combos = _combinations(path, f"problems[{i}].{name}", problems.registry, name,
+                                    params, base)
+        for combo in combos:
+            problem = _build(path, f"problems[{i}].{name}", problems.make, key, combo)
             if targets.distance is not None and problem.x_opt is None:
-                raise ConfigError(
-                    f"{path}: targets.distance: problem {name!r} has no known minimizer, so a "
-                    "distance cannot be judged; use a value or grad_norm target for it"
-                )
+                # point at the entry: its own targets, or the sweep's that it inherits
+                if extra.get("targets") is not None:
+                    where, what = f"problems[{i}].targets.distance", "a distance"
+                    fix = "use a value or grad_norm target"
+                else:
+                    where, what = f"problems[{i}]", "the sweep's targets.distance"
+                    fix = "give this entry its own targets (value or grad_norm)"
+                raise ConfigError(f"{path}: {where}: problem {name!r} has no known minimizer, "
+                                  f"so {what} cannot be judged for it; {fix}")
             probs.append((name, combo, targets))
     opts = []
     for i, entry in enumerate(model.optimizers):
         name, params, _ = _split_entry(path, "optimizers", i, entry, allowed=set())
-        for combo in _combinations(path, f"optimizers[{i}].{name}", optimizers.registry, name,
-                                   params, base):
-            _build(path, f"optimizers[{i}].{name}", optimizers.make, name, combo)
+        key, combos = _combinations(path, f"optimizers[{i}].{name}", optimizers.registry,
+                                    name, params, base)
+        for combo in combos:
+            _build(path, f"optimizers[{i}].{name}", optimizers.make, key, combo)
             opts.append((name, combo))
     specs = [
         RunSpec(problem=p, problem_params=canonical(pp), optimizer=o,
@@ -204,21 +250,24 @@ def _split_entry(path, section, i, entry, allowed):
     return name, params, {k: v for k, v in entry.items() if k != name}
 
 
-def _entry_targets(path, where, sweep_targets, override) -> Targets:
+def _entry_targets(path, i, sweep_targets, override) -> Targets:
     if override is None:
         return Targets(**sweep_targets)
     try:
         model = TargetsModel.model_validate(override)
     except ValidationError as e:
-        raise ConfigError(f"{path}: {where}.targets.{_pydantic_line(e)}") from None
+        line = _pydantic_line(e, TargetsModel, ("problems", i, "targets"))
+        raise ConfigError(f"{path}: {line}") from None
     return Targets(**model.model_dump())
 
 
-def _combinations(path, where, registry: Registry, name, params, base) -> list[dict[str, Any]]:
+def _combinations(path, where, registry: Registry, name, params,
+                  base) -> tuple[str, list[dict[str, Any]]]:
+    """The registry key of ``name`` (a file plugin's is its resolved path) and the grid."""
     try:
-        resolve(registry, name, base)
-        declared = {p.name: p for p in registry.params(name)}
-        cls = registry.get(name)
+        key = resolve(registry, name, base)
+        declared = {p.name: p for p in registry.params(key)}
+        cls = registry.get(key)
     except USER_ERRORS as e:  # the name itself is wrong: point at the entry
         raise ConfigError(f"{path}: {where.removesuffix('.' + name)}: {e}") from None
     unknown = [k for k in params if k not in declared]
@@ -229,14 +278,14 @@ def _combinations(path, where, registry: Registry, name, params, base) -> list[d
                           f"{', '.join(declared) or 'none'}")
     depth = _list_depths(cls)
     axes = []
-    for key, value in params.items():
-        if isinstance(value, list) and _depth(value) > depth.get(key, 0):
+    for param, value in params.items():
+        if isinstance(value, list) and _depth(value) > depth.get(param, 0):
             if not value:
-                raise ConfigError(f"{path}: {where}.{key}: an empty list sweeps over nothing")
-            axes.append([(key, v) for v in value])
+                raise ConfigError(f"{path}: {where}.{param}: an empty list sweeps over nothing")
+            axes.append([(param, v) for v in value])
         else:
-            axes.append([(key, value)])
-    return [dict(c) for c in itertools.product(*axes)]
+            axes.append([(param, value)])
+    return key, [dict(c) for c in itertools.product(*axes)]
 
 
 def _list_depths(cls) -> dict[str, int]:

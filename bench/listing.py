@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import optimizers
 import problems
-from optbench_registry import Registry
+from optbench_registry import Registry, RegistryError
 
-from .plugins import broken, load_entry_points
+from .plugins import broken, load_entry_points, resolve
 
 
 def _default(value) -> str:
@@ -28,28 +29,65 @@ def _summary(cls: type) -> str:
     return ""
 
 
-def _section(registry: Registry, title: str) -> list[str]:
-    lines = [title]
-    for name in registry:
-        source = registry.source(name)
-        try:
-            params = registry.params(name)
-            cls = registry.get(name)
-        except Exception as e:
-            lines.append(f"  {name}  [{source}]  unavailable: {type(e).__name__}: {e}")
-            continue
-        head = _summary(cls)
-        lines.append(f"  {name}  [{source}]  {head}")
-        for p in params:
-            doc = f"  {p.doc}" if p.doc else ""
-            lines.append(f"      {p.name} = {_default(p.default)}{doc}")
+def _entry(registry: Registry, shown: str, key: str) -> list[str]:
+    source = registry.source(key)
+    try:
+        params = registry.params(key)
+        cls = registry.get(key)
+    except Exception as e:
+        return [f"  {shown}  [{source}]  unavailable: {type(e).__name__}: {e}"]
+    lines = [f"  {shown}  [{source}]  {_summary(cls)}"]
+    for p in params:
+        doc = f"  {p.doc}" if p.doc else ""
+        lines.append(f"      {p.name} = {_default(p.default)}{doc}")
     return lines
 
 
-def listing() -> str:
+def _section(registry: Registry, title: str, named: list[tuple[str, str | None, str]]) -> list[str]:
+    """Registered names, then those the config names by ``file.py:Class``/``module:Class``
+    (shown as spelled there; ``named`` rows are (spelling, key or None, source or why))."""
+    keys = {key for _, key, _ in named}
+    lines = [title]
+    for name in registry:
+        if name not in keys:
+            lines += _entry(registry, name, name)
+    for shown, key, why in named:
+        lines += _entry(registry, shown, key) if key else [f"  {shown}  unavailable: {why}"]
+    return lines
+
+
+def config_plugins(config: Path) -> dict[str, list[tuple[str, str | None, str]]]:
+    """Per kind, the plugin names a sweep config spells as ``file.py:Class``/``module:Class``.
+
+    Only the YAML is read (not the whole sweep validated), so a plugin shows up even while
+    other keys of the config are still wrong.
+    """
+    from .config import read_config
+
+    _, raw = read_config(config)
+    base = config.parent.resolve()
+    out: dict[str, list[tuple[str, str | None, str]]] = {}
+    for section, registry in (("problems", problems.registry),
+                              ("optimizers", optimizers.registry)):
+        rows = out.setdefault(registry.kind, [])
+        entries = raw.get(section)
+        for entry in entries if isinstance(entries, list) else []:
+            for name in entry if isinstance(entry, dict) else []:
+                if not isinstance(name, str) or ":" not in name or \
+                        name in {shown for shown, _, _ in rows}:
+                    continue
+                try:
+                    rows.append((name, resolve(registry, name, base), ""))
+                except RegistryError as e:
+                    rows.append((name, None, str(e)))
+    return out
+
+
+def listing(config: str | Path | None = None) -> str:
     load_entry_points()
-    lines = _section(problems.registry, "problems:")
-    lines += ["", *_section(optimizers.registry, "optimizers:")]
+    named = config_plugins(Path(config)) if config is not None else {}
+    lines = _section(problems.registry, "problems:", named.get("problem", []))
+    lines += ["", *_section(optimizers.registry, "optimizers:", named.get("optimizer", []))]
     if broken:
         lines += ["", "plugins that could not be loaded:", *(f"  {b}" for b in broken)]
     return "\n".join(lines)

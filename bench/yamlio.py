@@ -1,7 +1,10 @@
-"""YAML as people write it: ``1e-4`` is a number.
+"""YAML as people write it: ``1e-4`` is a number, and a key given twice is an error.
 
 PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-4``) and ``1e-4`` is a string; YAML
 1.2, and everyone typing a learning rate, reads both as floats. This loader adds the 1.2 rule.
+
+PyYAML also keeps the last of two equal keys (``adam: {lr: 0.1, lr: 0.2}`` runs lr = 0.2)
+although YAML requires keys to be unique; this loader refuses them, naming the key's path.
 """
 
 from __future__ import annotations
@@ -10,10 +13,58 @@ import re
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+
+class DuplicateKeyError(ConstructorError):
+    """A mapping gives one key twice; ``key_path`` is like ``optimizers[0].adam.lr``."""
+
+    def __init__(self, key_path: str, first: yaml.Mark, again: yaml.Mark):
+        self.key_path = key_path
+        super().__init__(
+            None, None,
+            f"duplicate key {key_path} (first given on line {first.line + 1}); "
+            "each key may appear once in a mapping",
+            again,
+        )
 
 
 class Loader(yaml.SafeLoader):
-    pass
+    def construct_document(self, node: Node) -> Any:
+        # checked on the composed tree, before constructing: only there are both keys still
+        # visible (construction keeps the last), and the tree gives each key its path
+        _refuse_duplicates(self, node, "", set())
+        return super().construct_document(node)
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _refuse_duplicates(loader: Loader, node: Node, where: str, seen: set[int]) -> None:
+    if id(node) in seen:  # an alias met again (or a recursive anchor): checked already
+        return
+    seen.add(id(node))
+    if isinstance(node, SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicates(loader, item, f"{where}[{i}]", seen)
+    elif isinstance(node, MappingNode):
+        first: dict[Any, yaml.Mark] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:  # `<<: *base` keys may be overridden: that is the point
+                _refuse_duplicates(loader, value_node, where, seen)
+                continue
+            key = loader.construct_object(key_node) if isinstance(key_node, ScalarNode) \
+                else None
+            path = f"{where}.{key}" if where else str(key)
+            try:
+                if key is not None and key in first:
+                    raise DuplicateKeyError(path, first[key], key_node.start_mark)
+                if key is not None:
+                    first[key] = key_node.start_mark
+            except TypeError:  # an unhashable key: construction reports it
+                pass
+            _refuse_duplicates(loader, value_node, path, seen)
 
 
 Loader.add_implicit_resolver(
@@ -31,5 +82,6 @@ Loader.add_implicit_resolver(
 
 
 def load(text: str) -> Any:
-    """Parse one YAML document safely (no Python objects), with YAML 1.2 floats."""
+    """Parse one YAML document safely (no Python objects), with YAML 1.2 floats and unique
+    keys; raises ``yaml.YAMLError`` (``DuplicateKeyError`` for a repeated key)."""
     return yaml.load(text, Loader=Loader)  # safe: Loader derives from SafeLoader

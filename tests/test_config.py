@@ -4,8 +4,11 @@ import textwrap
 
 import pytest
 
+from bench import yamlio
 from bench.cli import main
 from bench.config import load_sweep
+
+SEEDS = "a count n >= 1 (the seeds 0..n-1) or a non-empty list of integers >= 0"
 
 GOOD = """
 name: t
@@ -22,7 +25,10 @@ CASES = [
     ("yaml", "name: t\nproblems: [ackley: {dim: 2}\n", "malformed YAML: line"),
     ("not-a-mapping", "- ackley\n", "must be a mapping"),
     ("no-name", GOOD.replace("name: t\n", ""), "name: missing"),
-    ("bad-name", GOOD.replace("name: t", "name: 'a/b'"), "name: string should match"),
+    # the pattern shown as written: lowercasing the message once turned it into [a-za-z0-9]
+    ("bad-name", GOOD.replace("name: t", "name: 'a/b'"),
+     "name: string should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]*$' (letters, digits, '_', "
+     "'.', '-', first a letter or digit: it names the results folder), got 'a/b'"),
     ("unknown-key", GOOD + "seed: 3\n", "seed: unknown key; valid keys here: name"),
     ("empty-problems", GOOD.replace("  - ackley: {dim: 2}\n", "").replace("problems:",
                                                                           "problems: []"),
@@ -33,7 +39,13 @@ CASES = [
                                                            "'adamw' (did you mean adam"),
     ("unknown-param", GOOD.replace("{lr: 0.1}", "{learning_rate: 0.1}"),
      "optimizers[0].adam.learning_rate: unknown parameter"),
-    ("seeds-type", GOOD.replace("seeds: 2", "seeds: three"), "seeds"),
+    # one message for both spellings, never a pydantic union tag such as 'constrained-int'
+    ("seeds-type", GOOD.replace("seeds: 2", "seeds: three"), f"seeds: must be {SEEDS}, got "
+                                                             "'three'"),
+    ("seeds-empty", GOOD.replace("seeds: 2", "seeds: []"), f"seeds: must be {SEEDS}, got []"),
+    ("seeds-negative", GOOD.replace("seeds: 2", "seeds: -2"), f"seeds: must be {SEEDS}, got -2"),
+    ("seeds-negative-in-list", GOOD.replace("seeds: 2", "seeds: [0, -1]"),
+     f"seeds: must be {SEEDS}, got [0, -1]"),
     ("negative-lr", GOOD.replace("lr: 0.1", "lr: -0.1"), "optimizers[0].adam.lr:"),
     ("empty-budget", GOOD.replace("{evaluations: 100}", "{}"), "budget: give at least one of "
                                                                "evaluations, iterations"),
@@ -41,8 +53,27 @@ CASES = [
      "budget.evaluations: input should be greater than 0"),
     ("budget-key", GOOD.replace("evaluations: 100", "evals: 100"),
      "budget.evals: unknown key; valid keys here: evaluations, iterations, seconds"),
-    ("distance-no-minimizer", GOOD.replace("ackley: {dim: 2}", "group_lasso: {}")
-     + "targets: {distance: 1.0e-3}\n", "targets.distance: problem 'group_lasso' has no known"),
+    ("distance-no-minimizer", GOOD.replace("  - ackley: {dim: 2}\n", "  - ackley: {dim: 2}\n"
+                                           "  - group_lasso: {}\n")
+     + "targets: {distance: 1.0e-3}\n", "problems[1]: problem 'group_lasso' has no known "
+     "minimizer, so the sweep's targets.distance cannot be judged for it; give this entry its "
+     "own targets (value or grad_norm)"),
+    ("entry-distance-no-minimizer", GOOD.replace("ackley: {dim: 2}", "group_lasso: {}\n"
+                                                 "    targets: {distance: 1.0e-3}"),
+     "problems[0].targets.distance: problem 'group_lasso' has no known minimizer, so a distance "
+     "cannot be judged for it; use a value or grad_norm target"),
+    ("entry-targets-not-mapping", GOOD.replace("ackley: {dim: 2}", "ackley: {dim: 2}\n"
+                                               "    targets: 5"),
+     "problems[0].targets: must be a mapping with keys among value, distance, grad_norm, got 5"),
+    ("entry-target-negative", GOOD.replace("ackley: {dim: 2}", "ackley: {dim: 2}\n"
+                                           "    targets: {grad_norm: 0}"),
+     "problems[0].targets.grad_norm: input should be greater than 0, got 0"),
+    # PyYAML keeps the last of two equal keys: lr 0.2 would run without a word
+    ("duplicate-key", GOOD.replace("{lr: 0.1}", "{lr: 0.1, lr: 0.2}"),
+     "malformed YAML: line 6, column 21: duplicate key optimizers[0].adam.lr (first given on "
+     "line 6); each key may appear once in a mapping"),
+    ("duplicate-top-key", GOOD + "seeds: 3\n", "malformed YAML: line 9, column 1: duplicate key "
+                                              "seeds (first given on line 7)"),
     ("dim-zero", GOOD.replace("dim: 2", "dim: 0"), "problems[0].ackley.dim: ackley: parameter "
                                                    "'dim' must be an integer >= 1, got 0"),
     ("two-names", GOOD.replace("  - adam: {lr: 0.1}", "  - {adam: {}, nag: {}}"),
@@ -58,7 +89,9 @@ CASES = [
     ("schedule", GOOD.replace("lr: 0.1", "lr: {piecewise: {boundaries: [5], values: [1, 2, 3]}}"),
      "optimizers[0].adam.lr.piecewise: adam: parameter 'lr.piecewise' needs one more value"),
     ("target-negative", GOOD + "targets: {value: -1}\n", "targets.value: input should be greater"),
-    ("timeout-type", GOOD + "timeout: soon\n", "timeout"),
+    ("timeout-type", GOOD + "timeout: soon\n", "timeout: input should be a valid number "
+                                               "(seconds > 0 per run, or null for no limit), "
+                                               "got 'soon'"),
 ]
 
 
@@ -145,3 +178,20 @@ def test_check_param_reads_exponent_floats():
 
     assert _key_value("eps=1e-6") == ("eps", 1e-6)
     assert _key_value("x0=[1e1, -2E-1]") == ("x0", [10.0, -0.2])
+
+
+def test_check_param_with_a_duplicate_key_is_one_line(capsys):
+    assert main(["check", "autoencoder", "--param", "data={path: a.idx, path: b.idx}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["optbench: error: --param data: value is not valid YAML (duplicate key path "
+                   "(first given on line 1); each key may appear once in a mapping): "
+                   "'{path: a.idx, path: b.idx}'"]
+
+
+def test_duplicate_keys_name_their_path_but_merge_keys_may_override():
+    with pytest.raises(yamlio.DuplicateKeyError) as e:
+        yamlio.load("a:\n  - {x: 1}\n  - {y: 1, 'y': 2}\n")
+    assert e.value.key_path == "a[1].y" and e.value.problem_mark.line == 2
+    # `<<: *base` then a key of its own is how YAML overrides a merged key: not a duplicate
+    assert yamlio.load("base: &b {lr: 0.1, eps: 1}\nadam: {<<: *b, lr: 0.2}\n")["adam"] == \
+        {"lr": 0.2, "eps": 1}

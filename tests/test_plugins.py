@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "optbench-logreg"
 
 
-def optbench(args, site=None, cwd=None):
-    env = dict(os.environ)
+def optbench(args, site=None, cwd=None, env=None):
+    env = {**os.environ, **(env or {})}
     if site is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-m", "bench", *map(str, args)], capture_output=True,
@@ -125,6 +125,10 @@ def test_a_file_named_in_the_config_runs_without_installing(tmp_path, monkeypatc
 BROKEN = {
     "brokenmods/__init__.py": "",
     "brokenmods/imp.py": "import a_module_that_is_not_there\n",
+    "brokenmods/quit.py": "import sys\nsys.exit(3)\n",
+    # says when it is imported: plugins are imported only when their name is used
+    "brokenmods/loud.py": "import os, pathlib\npathlib.Path(os.environ['LOUD_MARK']).write_text"
+                          "('imported')\nfrom brokenmods.good import Sphere as Loud\n",
     "brokenmods/good.py": '''
 import numpy as np
 from problems import Problem
@@ -181,6 +185,8 @@ class ArrayValue(Sphere):
         bad_shape = brokenmods.good:BadShape
         wrong_grad = brokenmods.good:WrongGrad
         array_value = brokenmods.good:ArrayValue
+        quitter = brokenmods.quit:Thing
+        loud = brokenmods.loud:Loud
     """),
 }
 
@@ -194,18 +200,58 @@ def broken_site(tmp_path):
     return site
 
 
-def test_broken_plugins_are_named_and_the_rest_works(broken_site):
-    r = optbench(["list"], broken_site)
+def test_broken_plugins_are_named_and_the_rest_works(broken_site, tmp_path):
+    mark = tmp_path / "loud-imported"
+    r = optbench(["list"], broken_site, env={"LOUD_MARK": str(mark)})
     assert r.returncode == 0, r.stderr
     text = r.stdout
     assert "problem 'import_error' from package fake-plugins (entry point brokenmods.imp:Thing)" \
            ": ModuleNotFoundError: No module named 'a_module_that_is_not_there'" in text
-    assert "problem 'no_value' from package fake-plugins" in text and "no value(x)" in text
+    # the source is said once, not repeated by the contract check's own message
+    assert "  problem 'no_value' from package fake-plugins (entry point brokenmods.good:NoValue)" \
+           ": it defines no value(x) method\n" in text
+    assert text.count("'no_value'") == 1
     assert "problem 'ackley' from package fake-plugins" in text and "clashes with the one " \
            "from built-in" in text
+    # sys.exit() at import no longer ends `optbench list`: it is one more broken plugin
+    assert "  problem 'quitter' from package fake-plugins (entry point brokenmods.quit:Thing): " \
+           "SystemExit(3): it calls sys.exit() when imported\n" in text
     assert "  ackley  [built-in]" in text and "  sphere  [package fake-plugins" in text
-    assert optbench(["check", "sphere"], broken_site).returncode == 0
-    assert optbench(["check", "ackley"], broken_site).returncode == 0  # still the built-in
+    assert "  loud  [package fake-plugins" in text and mark.read_text() == "imported"
+
+
+def test_only_the_plugins_a_command_names_are_imported(broken_site, tmp_path):
+    mark = tmp_path / "loud-imported"
+    env = {"LOUD_MARK": str(mark)}
+    r = optbench(["check", "sphere"], broken_site, env=env)
+    assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
+    assert r.stderr == "" and not mark.exists()  # neither quitter's exit nor loud's import
+    assert optbench(["check", "loud"], broken_site, env=env).returncode == 0
+    assert mark.read_text() == "imported"
+
+    r = optbench(["check", "quitter"], broken_site)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "optbench: error: plugin could not be loaded: problem 'quitter' from package "
+        "fake-plugins (entry point brokenmods.quit:Thing): SystemExit(3): it calls sys.exit() "
+        "when imported"]
+
+
+def test_a_clashing_name_says_which_one_it_uses_once(broken_site, tmp_path):
+    note = ("optbench: note: problem 'ackley' from package fake-plugins (entry point "
+            "brokenmods.good:Sphere): name clashes with the one from built-in; 'ackley' is the "
+            "one from built-in")
+    r = optbench(["check", "ackley"], broken_site)
+    assert r.returncode == 0 and "ackley (dim 2)" in r.stdout  # the built-in's dimension
+    assert r.stderr.strip().splitlines() == [note]
+
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("name: c\nproblems:\n  - ackley: {dim: [2, 3]}\noptimizers:\n"
+                   "  - adam: {lr: [0.1, 0.01]}\nseeds: 2\nbudget: {evaluations: 50}\n")
+    r = optbench(["run", cfg, "--out", tmp_path / "o", "--workers", "2", "--quiet",
+                  "--no-report"], broken_site)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines() == [note]  # not once per entry, combination or worker
+    assert set(pd.read_parquet(tmp_path / "o" / "summary.parquet").dim) == {2, 3}
 
 
 @pytest.mark.parametrize("name, words", [
@@ -249,3 +295,203 @@ def test_run_refuses_broken_problems_and_runs_the_others(broken_site, tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "problems[0]: plugin could not be loaded" in r.stderr
     assert "No module named 'a_module_that_is_not_there'" in r.stderr
+
+    # with a plugin that exits at import installed, the report rebuilds too
+    r = optbench(["report", tmp_path / "o"], broken_site)
+    assert r.returncode == 0 and (tmp_path / "o" / "report.html").is_file(), r.stderr
+
+
+GD = '''
+import numpy as np
+from optimizers import Optimizer
+
+
+class GradientDescent(Optimizer):
+    """Plain gradient descent: x <- x - lr * grad f(x)."""
+    name = "gd"
+
+    def __init__(self, lr: float = 0.1):
+        self.lr = self._check("lr", lr, low=0, low_open=True)
+
+    def _start(self, x0):
+        self.x = x0
+
+    def step(self):
+        self.x = self.x - self.lr * self.oracle.grad(self.x)
+        return self.x
+'''
+
+QUAD = '''
+import numpy as np
+from problems import Problem
+
+
+class Quadratic(Problem):
+    """f(x) = 1/2 (x0^2 + 4 x1^2), started at x0."""
+    name = "quad"
+    dim = 2
+    x_opt = np.zeros(2)
+    f_opt = 0.0
+    A = np.array([1.0, 4.0])
+
+    def __init__(self, x0: list[float] = (3.0, -2.0)):
+        self.x0 = np.array(x0, dtype=float)
+
+    def initial_point(self, rng):
+        return self.x0.copy()
+
+    def value(self, x):
+        return 0.5 * float(self.A @ (x * x))
+
+    def grad(self, x):
+        return self.A * x
+'''
+
+
+def test_an_optimizer_plugin_file_runs_through_the_cli(tmp_path):
+    (tmp_path / "gd.py").write_text(GD)
+    (tmp_path / "quad.py").write_text(QUAD)
+    cfg = tmp_path / "gd.yaml"
+    cfg.write_text(textwrap.dedent("""
+        name: gd
+        problems:
+          - quad.py:Quadratic: {}
+        optimizers:
+          - gd.py:GradientDescent: {lr: [0.1, 0.2]}
+        budget: {iterations: 7}
+    """))
+    out = tmp_path / "out"
+    # a process pool: each worker finds both files again from the config's folder
+    r = optbench(["run", cfg, "--out", out, "--workers", "2", "--quiet", "--no-report"],
+                 cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_parquet(out / "summary.parquet").set_index("optimizer_params")
+    assert set(df.optimizer) == {"gd.py:GradientDescent"} and (df.status == "budget").all()
+    a, x0, k = [1.0, 4.0], [3.0, -2.0], 7
+    for lr in (0.1, 0.2):
+        # per coordinate x_k = (1 - lr a_i)^k x0_i, in closed form
+        xk = [(1 - lr * ai) ** k * xi for ai, xi in zip(a, x0, strict=True)]
+        row = df.loc[f'{{"lr":{lr}}}']
+        assert row.n_iter == k and row.n_gev == k
+        assert row.f_final == pytest.approx(0.5 * sum(ai * xi * xi for ai, xi in zip(a, xk,
+                                                                                        strict=True)),
+                                            rel=1e-12)
+        assert row.dist_final == pytest.approx(sum(xi * xi for xi in xk) ** 0.5, rel=1e-12)
+        trace = pd.read_parquet(out / "runs" / f"{row.run_id}.parquet")
+        last = trace[trace.iteration == k]
+        assert [last.x_0.item(), last.x_1.item()] == pytest.approx(xk, rel=1e-12)
+
+    listed = optbench(["list", "--config", cfg])
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    opt = lines.index(f"  gd.py:GradientDescent  [file {tmp_path / 'gd.py'}]  Plain gradient "
+                      "descent: x <- x - lr * grad f(x).")
+    assert lines[opt + 1] == "      lr = 0.1"
+    assert f"  quad.py:Quadratic  [file {tmp_path / 'quad.py'}]  f(x) = 1/2 (x0^2 + 4 x1^2), " \
+           "started at x0." in lines
+    assert lines.index("optimizers:") < opt  # each under its own kind
+    assert listed.stdout.count("gd.py:GradientDescent") == 1  # not again under its file path
+
+
+FILE_PLUGINS = {
+    "good.py": BROKEN["brokenmods/good.py"],
+    "imp.py": "import a_module_that_is_not_there\n",
+    "quit.py": "import sys\nsys.exit(3)\n",
+}
+
+
+def _sweep(tmp_path, problem):
+    for name, text in FILE_PLUGINS.items():
+        (tmp_path / name).write_text(text)
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(f"name: s\nproblems:\n  - {problem}: {{}}\n  - good.py:Sphere: {{}}\n"
+                   "optimizers:\n  - adam: {lr: 0.1}\nbudget: {evaluations: 60}\n")
+    return cfg
+
+
+@pytest.mark.parametrize("problem, why", [
+    ("imp.py:Thing", "problem 'imp.py:Thing': importing file {dir}/imp.py raised "
+                     "ModuleNotFoundError: No module named 'a_module_that_is_not_there'"),
+    ("good.py:Missing", "problem 'good.py:Missing': file {dir}/good.py defines no 'Missing' "
+                        "(it defines ArrayValue, BadShape, NoValue, Sphere, WrongGrad)"),
+    ("good.py:NoValue", "problem 'good.py:NoValue' from file {dir}/good.py: it defines no "
+                        "value(x) method"),
+    ("quit.py:Thing", "problem 'quit.py:Thing': importing file {dir}/quit.py raised "
+                      "SystemExit(3): it calls sys.exit() when imported"),
+    ("nope.py:Thing", "problem 'nope.py:Thing': file {dir}/nope.py does not exist"),
+])
+def test_a_broken_file_plugin_is_one_line_naming_the_file(tmp_path, capsys, problem, why):
+    cfg = _sweep(tmp_path, problem)
+    code = main(["run", str(cfg), "--out", str(tmp_path / "o"), "--workers", "0", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [f"optbench: error: {cfg}: problems[0]: {why.format(dir=tmp_path)}"]
+    assert not (tmp_path / "o").exists()
+
+    # `list --config` shows it with the same reason and lists the healthy one with its source
+    assert main(["list", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert f"  {problem}  unavailable: {why.format(dir=tmp_path)}\n" in out
+    assert f"  good.py:Sphere  [file {tmp_path / 'good.py'}]  ½|x|², a healthy plugin" in out
+
+
+@pytest.mark.parametrize("problem, words", [
+    ("good.py:BadShape", ["gradient check failed for good.py:BadShape",
+                          "gradient has shape (4,), expected (3,)"]),
+    ("good.py:WrongGrad", ["gradient check failed for good.py:WrongGrad",
+                           "worst coordinate: x[1]"]),
+])
+def test_a_file_plugin_with_a_wrong_gradient_is_left_out(tmp_path, capsys, problem, words):
+    cfg = _sweep(tmp_path, problem)
+    code = main(["run", str(cfg), "--out", str(tmp_path / "o"), "--workers", "0", "--quiet",
+                 "--no-report"])
+    err = capsys.readouterr().err
+    assert code == 1
+    for word in words:
+        assert word in err, err
+    df = pd.read_parquet(tmp_path / "o" / "summary.parquet")
+    assert list(df.problem) == ["good.py:Sphere"] and (df.status != "error").all()
+
+    r = optbench(["check", problem], cwd=tmp_path)  # relative to where one stands
+    assert r.returncode == 1 and "FAIL" in r.stdout and words[1] in r.stdout, r.stdout
+
+
+CONST = '''
+import numpy as np
+from problems import Problem
+
+
+class Const(Problem):
+    """A constant, to tell two files of the same name apart."""
+    name = "const"
+    dim = 1
+
+    def initial_point(self, rng):
+        return np.zeros(1)
+
+    def value(self, x):
+        return {value}
+
+    def grad(self, x):
+        return np.zeros(1)
+'''
+
+
+def test_one_spelling_in_two_config_folders_names_two_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for folder, value in (("a", 1.0), ("b", 2.0)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "mine.py").write_text(CONST.format(value=value))
+        (tmp_path / folder / "s.yaml").write_text(
+            f"name: {folder}\nproblems:\n  - mine.py:Const: {{}}\noptimizers:\n  - adam: {{}}\n"
+            "budget: {iterations: 1}\n")
+    for folder, value in (("a", 1.0), ("b", 2.0)):  # one process: the first file stays loaded
+        assert main(["run", f"{folder}/s.yaml", "--workers", "0", "--quiet", "--no-report"]) == 0
+        df = pd.read_parquet(tmp_path / "results" / folder / "summary.parquet")
+        assert list(df.f_final) == [value]
+
+
+def test_list_config_must_exist(tmp_path, capsys):
+    assert main(["list", "--config", str(tmp_path / "nope.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"optbench: error: {tmp_path / 'nope.yaml'}: no such config file"]
