@@ -178,7 +178,11 @@ class GradCheck:
             out.append(f"value and value_and_grad disagree: {self.mismatch}")
         verdict = "PASS" if self.passed else "FAIL"
         sign = "<=" if self.passed else ">"
-        out.append(f"{verdict}: worst relative error {self.error:.1e} {sign} tol {self.tol:.0e}")
+        if self.passed and self.error == 0:
+            out.append(f"PASS: every difference agrees with the gradient to rounding "
+                       f"(tol {self.tol:.0e})")
+        else:
+            out.append(f"{verdict}: worst relative error {self.error:.1e} {sign} tol {self.tol:.0e}")
         return out
 
 
