@@ -182,7 +182,8 @@ class GradCheck:
             out.append(f"PASS: every difference agrees with the gradient to rounding "
                        f"(tol {self.tol:.0e})")
         else:
-            out.append(f"{verdict}: worst relative error {self.error:.1e} {sign} tol {self.tol:.0e}")
+            out.append(f"{verdict}: worst relative error {self.error:.1e} {sign} "
+                       f"tol {self.tol:.0e}")
         return out
 
 
