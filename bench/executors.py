@@ -2,19 +2,30 @@
 
 Whatever runs them, each finished run is stored the moment its result arrives, so a sweep that
 is killed loses only the runs in flight. A local pool enforces each run's hard ``timeout`` by
-killing its worker process (pebble), which holds even when a problem hangs inside C code.
+killing its worker process (pebble); on Dask each run goes to a helper process its worker kills
+(``bounded_execute``). Both hold even when a problem hangs inside C code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+import pickle
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 
+from .errors import UsageError
 from .records import RunRecord, Status
 from .runner import execute
 from .spec import RunSpec
+
+READY = b"R"  # the Dask run helper's first byte: imports done, the timeout clock may start
 
 
 def default_workers() -> int:
@@ -61,37 +72,139 @@ def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:
                 future.cancel()
 
 
-def dask_cluster(specs: list[RunSpec], address: str) -> Iterator[RunRecord]:
-    """Send the runs to the Dask scheduler at ``address`` (the optional extra optbench[dask])."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        from .errors import UsageError
+class ClusterLost(UsageError):
+    """Runs that did not come back from the cluster: not results, so nothing is stored."""
 
+
+def executor(workers: int | None, scheduler: str | None):
+    """The executor for these flags, as a context; a scheduler is connected to on entry, so an
+    unreachable one fails before anything is written."""
+    if scheduler:
+        return _dask(scheduler)
+    n = default_workers() if workers is None else workers
+    return contextlib.nullcontext(in_process if n == 0 else lambda specs: process_pool(specs, n))
+
+
+@contextlib.contextmanager
+def _dask(address: str):
+    try:
+        from distributed import Client
+    except ImportError:
         raise UsageError("--scheduler needs dask.distributed: pip install 'optbench[dask]'") \
             from None
     try:
         client = Client(address, timeout="10s")
     except OSError as e:  # nothing listening, wrong address: the user's to fix
-        from .errors import UsageError
-
         raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler there ({e})") \
             from None
-    with client:
-        futures = client.map(execute, specs, pure=False)
-        index = {f.key: s for f, s in zip(futures, specs, strict=True)}
+    try:
+        yield lambda specs: dask_cluster(specs, client, address)
+    finally:
+        with contextlib.suppress(Exception):  # a lost scheduler may not close cleanly
+            client.close(timeout=5)
+
+
+def dask_cluster(specs: list[RunSpec], client, address: str) -> Iterator[RunRecord]:
+    """Send the runs to the Dask scheduler; each runs in a helper process its worker can kill.
+
+    ``bounded_execute`` turns every run's failure, timeout included, into a record, so an
+    exception here is the cluster's (a lost scheduler, a dead worker): those runs are not
+    results; what did finish is yielded (and stored), then ``ClusterLost`` ends the sweep.
+    """
+    from distributed import as_completed
+
+    futures = client.map(bounded_execute, specs, pure=False)
+    done, reason = 0, ""
+    try:
         for future in as_completed(futures):
             try:
-                yield future.result()
+                record = future.result()
             except Exception as e:
-                yield RunRecord(index[future.key], Status.ERROR, f"{type(e).__name__}: {e}")
+                reason = reason or _first_line(e)
+                continue
+            done += 1
+            yield record
+    except Exception as e:  # waiting itself failed: the same for every run left
+        reason = reason or _first_line(e)
+    if done < len(specs):
+        raise ClusterLost(
+            f"--scheduler {address}: {len(specs) - done} of {len(specs)} runs did not come back "
+            f"({reason}); the {done} that finished are stored, --resume runs the rest"
+        )
 
 
-def choose(workers: int | None, scheduler: str | None) -> Callable[[list[RunSpec]],
-                                                                   Iterator[RunRecord]]:
-    if scheduler:
-        return lambda specs: dask_cluster(specs, scheduler)
-    n = default_workers() if workers is None else workers
-    if n == 0:
-        return in_process
-    return lambda specs: process_pool(specs, n)
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+_local = threading.local()  # one helper per worker thread, reused from run to run
+
+
+def bounded_execute(spec: RunSpec) -> RunRecord:
+    """``execute(spec)`` in a helper process, killed after ``spec.timeout`` (inside C code too).
+
+    A Dask worker is a daemon process and may not start multiprocessing children, hence a
+    plain subprocess speaking pickle over its pipes; it is started once per worker thread, and
+    the clock starts only when it is ready, as pebble's does.
+    """
+    helper = getattr(_local, "helper", None)
+    if helper is None or helper.poll() is not None:
+        helper = _local.helper = _start_helper()
+    deadline = None if spec.timeout is None else time.monotonic() + spec.timeout
+    try:
+        data = pickle.dumps(spec)
+        helper.stdin.write(len(data).to_bytes(8, "big") + data)
+        helper.stdin.flush()
+        size = int.from_bytes(_read(helper, 8, deadline), "big")
+        return pickle.loads(_read(helper, size, deadline))
+    except FutureTimeout:
+        _stop(helper)
+        return RunRecord(spec, Status.TIMEOUT, f"killed after the hard limit of {spec.timeout:g} s")
+    except (EOFError, OSError):  # the run took its process with it (a crash in C, OOM)
+        return RunRecord(spec, Status.ERROR,
+                         f"the worker process died (exit code {_stop(helper)})")
+
+
+def _start_helper() -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.Popen([sys.executable, "-c", "from bench.executors import serve; serve()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    if _read(proc, 1, time.monotonic() + 120) != READY:
+        raise RuntimeError("the run helper process did not start")
+    return proc
+
+
+def _read(proc: subprocess.Popen, n: int, deadline: float | None) -> bytes:
+    """n bytes from the helper, or FutureTimeout at ``deadline`` (monotonic), EOFError if dead."""
+    fd, chunks = proc.stdout.fileno(), []
+    while n:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not select.select([fd], [], [], wait)[0]:
+            raise FutureTimeout
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _stop(proc: subprocess.Popen) -> int | None:
+    proc.kill()
+    return proc.wait()
+
+
+def serve() -> None:
+    """The helper's loop: a spec in on stdin, its record out; ends when stdin closes."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what a problem prints goes to stderr, not into the records' channel
+    _pin_blas()
+    out.write(READY)
+    out.flush()
+    inp = sys.stdin.buffer
+    while header := inp.read(8):
+        spec = pickle.loads(inp.read(int.from_bytes(header, "big")))
+        data = pickle.dumps(execute(spec))
+        out.write(len(data).to_bytes(8, "big") + data)
+        out.flush()

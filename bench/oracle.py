@@ -5,9 +5,10 @@ finite-difference gradient as its 2·dim calls of value), enforces the evaluatio
 evaluating, watches every value for NaN, divergence and targets, and notes the first evaluation
 count at which f − f* fell below each precision of a ladder (COCO's 10^2 … 10^-8).
 
-The hot path is one counter update and two float comparisons per call: gradients are not scanned
-for NaN on every call. A non-finite gradient shows up as a non-finite iterate at the next call,
-or as the method stopping; both lead to ``nonfinite_gradient()``, which names the iteration.
+The hot path is one counter update and two float comparisons per call (plus a counter check for
+the first few calls' ignores-its-argument test): gradients are not scanned for NaN on every call.
+A non-finite gradient shows up as a non-finite iterate at the next call, or as the method
+stopping; both lead to ``nonfinite_gradient()``, which names the iteration of that gradient.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .spec import RunSpec
 
 DIVERGE = 1e8  # a value this many times the start (|f0| + 1) counts as divergence
 LADDER = tuple(10.0 ** (2 - 0.2 * k) for k in range(51))  # 1e2 … 1e-8, five per decade
+EARLY = 3  # evaluations checked for an objective that ignores its argument
+IGNORES = "it seems to ignore its argument (a closure using a captured variable instead of x?)"
 
 
 class RunStopped(BudgetExhausted):
@@ -76,6 +79,7 @@ class CountingOracle:
         self._last_grad: np.ndarray | None = None
         self._last_grad_iteration = 0
         self._early: list[tuple[np.ndarray, float, np.ndarray]] = []
+        self._early_values: list[tuple[np.ndarray, float]] | None = []
         self.t0 = perf_counter()
         self.paused = 0.0  # seconds spent monitoring, not charged to the optimizer
 
@@ -86,6 +90,8 @@ class CountingOracle:
         self.evaluations += 1
         self.n_fev += 1
         f = self._value(x)
+        if self.n_fev <= EARLY:
+            self._check_value_uses_argument(x, f)
         if not (self._watch < f < self._diverge):  # NaN fails every comparison
             self._inspect(x, f, None)
         elif f < self.best_f:
@@ -106,14 +112,16 @@ class CountingOracle:
         self.n_fev += values
         self.n_gev += 1
         f, g = self._value_and_grad(x)
-        self._last_grad = g
-        self._last_grad_iteration = self.iteration
-        if self.n_gev <= 3:
+        if self.n_gev <= EARLY:
             self._check_argument_used(x, f, g)
         if not (self._watch < f < self._diverge):
             self._inspect(x, f, g)
         elif f < self.best_f:
             self.best_f = f
+        # Kept only once this call passed: when it stops the run at a non-finite x, the
+        # gradient to blame is the one before, which made x (not this one, computed at it).
+        self._last_grad = g
+        self._last_grad_iteration = self.iteration
         return f, g
 
     # -- the slow path -------------------------------------------------------------------------
@@ -155,8 +163,23 @@ class CountingOracle:
         for x_seen, f_seen, g_seen in self._early:
             if f == f_seen and not np.array_equal(x, x_seen) and np.array_equal(g, g_seen):
                 raise IgnoresArgument(
-                    "the objective returned the same value and gradient at two different points: "
-                    "it seems to ignore its argument (a closure using a captured variable instead "
-                    "of x?)"
+                    "the objective returned the same value and gradient at two different "
+                    f"points: {IGNORES}"
                 )
         self._early.append((np.array(x, copy=True), f, np.array(g, copy=True)))
+
+    def _check_value_uses_argument(self, x: np.ndarray, f: float) -> None:
+        """The same bug for value-only methods (Nelder-Mead). One equal pair proves nothing
+        without a gradient (a symmetric function at mirrored simplex vertices), so it takes the
+        first EARLY values, at pairwise different points, all bitwise equal."""
+        seen = self._early_values
+        if seen is None or any(np.array_equal(x, xs) for xs, _ in seen):
+            return
+        if seen and f != seen[0][1]:
+            self._early_values = None  # it does depend on x: no more checks
+            return
+        seen.append((np.array(x, copy=True), f))
+        if len(seen) == EARLY:
+            raise IgnoresArgument(
+                f"the objective returned the same value at {EARLY} different points: {IGNORES}"
+            )

@@ -23,6 +23,9 @@ from .spec import RunSpec
 
 EVERY_STEP_UNTIL = 20  # record each of the first iterations, then geometrically
 RECORD_GROWTH = 1.1  # ~24 records per decade of iterations: 1e6 steps keep ~150 rows
+IDLE_STEPS = 1000  # this many steps without one evaluation: the optimizer is not optimizing
+IDLE_MESSAGE = (f"the optimizer made {IDLE_STEPS} steps without evaluating the problem once "
+                "(step() never calls the oracle?): stopped")
 
 
 class Recorder:
@@ -90,41 +93,8 @@ def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray) -> RunRecord:
     f0 = _safe_value(problem, x0)
     oracle = CountingOracle(problem, spec, f0)
     rec = Recorder(problem, oracle)
-    max_iter = spec.budget.iterations or math.inf
-    max_seconds = spec.budget.seconds or math.inf
     stop_at_target = spec.stop_at_target and spec.targets.any()
-    status, message, k, x = Status.BUDGET, "", 0, x0
-    try:
-        rec.record(0, x0)
-        optimizer.start(oracle, x0.copy())
-        while True:
-            if k >= max_iter:
-                message = f"iteration budget of {spec.budget.iterations} used up"
-                break
-            oracle.iteration = k + 1
-            x_before, x = x, optimizer.step()
-            if optimizer.converged:
-                status, message = Status.CONVERGED, optimizer.message
-                if not np.array_equal(x, x_before):  # a last step that also moved counts
-                    k += 1
-                break
-            k += 1
-            if oracle.target_at is not None and stop_at_target:
-                status = Status.TARGET
-                break
-            if rec.due(k):
-                rec.record(k, x)
-            if oracle.elapsed() >= max_seconds:
-                message = f"time budget of {spec.budget.seconds:g} s used up"
-                break
-    except RunStopped as e:
-        status, message = Status(e.status), str(e)
-    except BudgetExhausted as e:
-        message = str(e) or "evaluation budget used up"
-    except Exception as e:
-        status, message = Status.ERROR, _describe(e)
-    finally:
-        _close(optimizer)
+    status, message, k, x = _loop(spec, optimizer, oracle, rec, x0, stop_at_target)
     wall = oracle.elapsed()
     x = np.asarray(x, dtype=float)
     if status is not Status.ERROR and not np.isfinite(x).all():
@@ -137,6 +107,11 @@ def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray) -> RunRecord:
         bad = oracle.nonfinite_gradient()
         if bad:
             status, message = Status.NAN, bad
+    if status in (Status.DIVERGED, Status.NAN) and oracle.iteration > k:
+        # The message names the iteration whose evaluation failed; the record ends at the
+        # last completed one: say both, so the message and n_iter / f_final agree.
+        message += (f" (stopped before iteration {oracle.iteration} completed: n_iter = {k}, "
+                    f"f_final = {f_final:.3g} at the last iterate)")
     if oracle.target_at is not None and status is not Status.TARGET and stop_at_target:
         status = Status.TARGET
     if status is Status.CONVERGED and "ABNORMAL" in message.upper():
@@ -151,6 +126,58 @@ def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray) -> RunRecord:
         time_to_target=hit[1] if hit else None, dim=problem.dim, hits=oracle.hits,
         trace=rec.trace(),
     )
+
+
+def _loop(spec: RunSpec, optimizer, oracle: CountingOracle, rec: Recorder, x0: np.ndarray,
+          stop_at_target: bool) -> tuple[Status, str, int, np.ndarray]:
+    """Step until something ends the run; returns (status, message, iterations, last x).
+
+    Per step, besides the step: a type and shape test of the iterate and integer comparisons
+    (the Adam benchmark holds this loop to 1.2x a hand-written one).
+    """
+    max_iter = spec.budget.iterations or math.inf
+    max_seconds = spec.budget.seconds or math.inf
+    k, x, shape = 0, x0, x0.shape
+    try:
+        rec.record(0, x0)
+        optimizer.start(oracle, x0.copy())
+        idle_at, idle_evals = IDLE_STEPS, oracle.evaluations
+        while True:
+            if k >= max_iter:
+                return Status.BUDGET, f"iteration budget of {spec.budget.iterations} used up", k, x
+            oracle.iteration = k + 1
+            x_before, x = x, optimizer.step()
+            if not isinstance(x, np.ndarray) or x.shape != shape:  # would hang in the problem
+                return Status.ERROR, _bad_iterate(x, shape), k, x_before
+            if optimizer.converged:
+                if not np.array_equal(x, x_before):  # a last step that also moved counts
+                    k += 1
+                return Status.CONVERGED, optimizer.message, k, x
+            k += 1
+            if oracle.target_at is not None and stop_at_target:
+                return Status.TARGET, "", k, x
+            if rec.due(k):
+                rec.record(k, x)
+            if oracle.elapsed() >= max_seconds:
+                return Status.BUDGET, f"time budget of {spec.budget.seconds:g} s used up", k, x
+            if k >= idle_at:  # no budget can stop a method that never evaluates
+                if oracle.evaluations == idle_evals:
+                    return Status.ERROR, IDLE_MESSAGE, k, x
+                idle_at, idle_evals = k + IDLE_STEPS, oracle.evaluations
+    except RunStopped as e:
+        return Status(e.status), str(e), k, x
+    except BudgetExhausted as e:
+        return Status.BUDGET, str(e) or "evaluation budget used up", k, x
+    except Exception as e:
+        return Status.ERROR, _describe(e), k, x
+    finally:
+        _close(optimizer)
+
+
+def _bad_iterate(x, shape: tuple[int, ...]) -> str:
+    if isinstance(x, np.ndarray):
+        return f"step() returned shape {x.shape}, expected {shape}"
+    return f"step() returned {type(x).__name__}, expected an array of shape {shape}"
 
 
 def _safe_value(problem, x: np.ndarray) -> float:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -76,9 +78,19 @@ class RunSpec:
 
     @property
     def id(self) -> str:
+        """A hash of what the run's numbers depend on, and of nothing machine-specific.
+
+        ``base_dir`` only locates ``file.py:Class`` entries, so it is left out; such an entry
+        contributes its file's content instead: a config copied or moved with its plugin keeps
+        its ids, and an edited plugin gets new ones (its old numbers no longer hold).
+        """
         data = asdict(self)
-        data.pop("sweep")
-        data.pop("timeout")  # a limit on the run, not something its numbers depend on
+        for key in ("sweep", "timeout", "base_dir"):  # timeout: a limit, not a cause
+            data.pop(key)
+        code = {n: _file_digest(self.base_dir, n) for n in (self.problem, self.optimizer)
+                if _is_file_entry(n)}
+        if code:
+            data["code"] = code
         return hashlib.sha256(canonical(data).encode()).hexdigest()[:16]
 
     @property
@@ -96,3 +108,22 @@ class RunSpec:
     @property
     def optimizer_label(self) -> str:
         return label(self.optimizer, self.optimizer_kwargs)
+
+
+def _is_file_entry(name: str) -> bool:
+    return name.rpartition(":")[0].endswith(".py")
+
+
+def _file_digest(base_dir: str, name: str) -> str:
+    path = Path(base_dir) / name.rpartition(":")[0]
+    try:
+        stat = path.stat()
+    except OSError:  # not readable here: fall back to where it was named from
+        return f"missing:{path.resolve()}"
+    return _digest(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    """The file's sha256; keyed on mtime and size so an edit is seen, a re-read is not paid."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

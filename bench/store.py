@@ -6,10 +6,14 @@
       runs/<id>.parquet    the trace (columns: see records.TRACE_COLUMNS)
       runs/<id>.json       the summary row, the spec and the precision hits; written last,
                            so its presence means the run is complete
+      sweep_runs.json      the ids of the last `optbench run`'s sweep: summary.csv and the
+                           report read only these (older folders without it: every stored run)
+      config.previous.yaml the config before the last `--resume` that changed it
       summary.csv          one row per run (and summary.parquet), rebuilt from runs/
 
 Each file is written to a temporary name in the same folder and renamed into place, so a killed
-sweep leaves complete runs and nothing half-written.
+sweep leaves complete runs and nothing half-written. Runs of an earlier, edited config stay in
+runs/ (returning to that config reruns nothing) but are not part of the sweep's results.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from .records import SUMMARY_COLUMNS, RunRecord
+
+MANIFEST = "sweep_runs.json"
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -66,12 +72,27 @@ class Store:
     def clear(self) -> None:
         for p in self.runs.glob("*") if self.runs.is_dir() else ():
             p.unlink()
-        for name in ("summary.csv", "summary.parquet"):
+        for name in ("summary.csv", "summary.parquet", MANIFEST, "config.previous.yaml"):
             (self.root / name).unlink(missing_ok=True)
 
     def write_text(self, name: str, text: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         _atomic_write(self.root / name, lambda f: f.write(text.encode()))
+
+    def write_config(self, text: str) -> None:
+        """config.yaml; one that differs is kept as config.previous.yaml (its runs stay)."""
+        path = self.root / "config.yaml"
+        if path.is_file() and (old := path.read_text()) != text:
+            self.write_text("config.previous.yaml", old)
+        self.write_text("config.yaml", text)
+
+    def select(self, ids) -> None:
+        """Name the runs that make up this folder's sweep (what summary and report show)."""
+        self.write_text(MANIFEST, json.dumps(sorted(ids), indent=0))
+
+    def selected_ids(self) -> set[str] | None:
+        path = self.root / MANIFEST
+        return set(json.loads(path.read_text())) if path.is_file() else None
 
     def save(self, record: RunRecord) -> None:
         """Write one finished run: trace first, then the summary that marks it complete."""
@@ -91,9 +112,12 @@ class Store:
         _atomic_write(self.runs / f"{rid}.json", lambda f: f.write(text.encode()))
 
     def load_docs(self) -> list[dict[str, Any]]:
+        """The stored runs of the folder's sweep (see ``select``)."""
+        keep = self.selected_ids()
         docs = []
         for path in sorted(self.runs.glob("*.json")) if self.runs.is_dir() else ():
-            docs.append(json.loads(path.read_text()))
+            if keep is None or path.stem in keep:
+                docs.append(json.loads(path.read_text()))
         return docs
 
     def load_trace(self, run_id: str):
@@ -102,7 +126,7 @@ class Store:
         return pq.read_table(self.runs / f"{run_id}.parquet").to_pandas()
 
     def write_summary(self):
-        """summary.csv and summary.parquet from every stored run; returns the DataFrame."""
+        """summary.csv and summary.parquet from the sweep's stored runs; returns the DataFrame."""
         import pandas as pd
 
         rows = [doc["summary"] for doc in self.load_docs()]
