@@ -55,6 +55,8 @@ class ProblemView:
     best: dict[str, str]  # optimizer name -> label of its best configuration here
     colors: dict[str, str]  # optimizer name -> colour
     targets: list[float]  # value targets (on f − f* when f* is known, else on f)
+    smooth: bool | None = True  # False: the problem says it has kinks; None: not known
+
 
     @property
     def seeds(self) -> int:
@@ -72,7 +74,8 @@ class ProblemView:
 
     def title(self, what: str) -> str:
         dim = f"dimension {self.dim}" if self.dim > 0 else "dimension not recorded"
-        return f"{wrap(self.label, 70)} ({dim})\n{what}"
+        kinks = ", non-smooth" if self.smooth is False else ""
+        return f"{wrap(self.label, 70)} ({dim}{kinks})\n{what}"
 
 
 def optimizer_colors(names: list[str]) -> dict[str, str]:
@@ -182,3 +185,28 @@ def log_grid(low: float, high: float, n: int = 160, integer: bool = False) -> np
 def fmt_number(x: float) -> str:
     """A compact number for titles and legends: 5e-04, 0.01, 3."""
     return f"{x:.3g}"
+
+
+def finite_max(values, default: float) -> float:
+    """The largest finite value, or ``default`` when there is none (a timed-out run's NaN)."""
+    a = np.asarray(values, dtype=float).ravel()
+    a = a[np.isfinite(a)]
+    return float(a.max()) if len(a) else default
+
+
+PLAIN_DECADES = 2.0  # a log axis spanning at most this many decades gets plain tick labels
+
+
+def plain_log_ticks(ax, axis: str = "y") -> None:
+    """On a log axis spanning a decade or two, ticks read 20, 30, 50, not 2×10¹, 3×10¹."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    scale = ax.get_yscale() if axis == "y" else ax.get_xscale()
+    low, high = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
+    if scale != "log" or low <= 0 or np.log10(high / low) > PLAIN_DECADES:
+        return
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    subs = (1.0, 2.0, 3.0, 5.0) if np.log10(high / low) <= 1.0 else (1.0, 2.0, 5.0)
+    target.set_major_locator(LogLocator(base=10, subs=subs))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    target.set_minor_formatter(NullFormatter())

@@ -17,10 +17,12 @@ from .plots import (
     LOG_FLOOR,
     FigureFile,
     ProblemView,
+    finite_max,
     fmt_number,
     legend_outside,
     log_grid,
     new_figure,
+    plain_log_ticks,
     quartiles,
     save,
     step_values,
@@ -28,24 +30,28 @@ from .plots import (
 )
 
 AXES = {  # trace column -> x-axis label, file suffix, what it is in a title
-    "evaluations": ("function evaluations (oracle calls, log scale)", "evals", "evaluations"),
-    "time_s": ("wall time (s, log scale)", "time", "wall time"),
+    "evaluations": ("function evaluations (oracle calls, log scale; the start x₀ drawn at 1)",
+                    "evals", "evaluations"),
+    "time_s": ("wall time (s, log scale; the start x₀ drawn at the first time recorded)", "time",
+               "wall time"),
 }
 
 
 def convergence_figures(view: ProblemView, folder: Path, ext: str) -> list[FigureFile]:
     figures = []
     for column, (xlabel, suffix, what) in AXES.items():
-        curves = _curves(view, column)
-        if not curves:
+        drawn = curves(view, column)
+        if not drawn:
             continue
         fig, (ax,) = new_figure()
-        handles = _draw(ax, view, curves)
-        log = _log_y(view, curves)
+        handles = _draw(ax, view, drawn)
+        log = _log_y(view, drawn)
         ax.set(xscale="log", xlabel=xlabel, ylabel=_ylabel(view, log),
                yscale="log" if log else "linear",
                title=view.title(f"{_over(view)} against {what}"))
         handles += _targets(ax, view)
+        plain_log_ticks(ax, "y")
+        plain_log_ticks(ax, "x")
         legend_outside(ax, handles=handles, title="bold: best configuration of each optimizer")
         path = save(fig, folder / f"convergence-{suffix}-{view.slug}.{ext}")
         figures.append(FigureFile(path, f"Convergence against {what}", _caption(view, what),
@@ -64,15 +70,22 @@ def _ylabel(view: ProblemView, log: bool) -> str:
     return f"f(x) − f*  (f* = {fmt_number(view.f_opt)}{scale})"
 
 
-def _curves(view: ProblemView, column: str):
-    """(optimizer, label, grid, median, q25, q75, runs with data) per configuration."""
+def curves(view: ProblemView, column: str):
+    """(optimizer, label, x, median, q25, q75, runs with data) per configuration.
+
+    Each curve begins at the start: the trace's first record (evaluation 0, f(x0)) is drawn at
+    the grid's first point (evaluation 1, or the first wall time recorded), where a log axis can
+    show it; the run's later records follow as a step function on a shared log-spaced grid.
+    """
     per_config = []
     for optimizer, label, rows in view.configurations():
-        pairs = [(t[column], _y(view, t["f"])) for rid in rows["run_id"]
+        pairs = [(np.asarray(t[column], dtype=float), _y(view, t["f"])) for rid in rows["run_id"]
                  if len(t := view.traces.get(rid, {})) and len(t.get(column, ()))]
         if pairs:
             per_config.append((optimizer, label, pairs))
     xs = np.concatenate([x for *_, pairs in per_config for x, _ in pairs]) if per_config else []
+    xs = np.asarray(xs, dtype=float)
+    xs = xs[np.isfinite(xs)]
     if len(xs) == 0:
         return []
     positive = xs[xs > 0]
@@ -80,13 +93,16 @@ def _curves(view: ProblemView, column: str):
         grid = log_grid(1, max(xs.max(), 1), integer=True)
     else:
         grid = log_grid(positive.min(), positive.max()) if len(positive) else np.array([1e-6])
-    curves = []
+    out = []
     for optimizer, label, pairs in per_config:
-        end = max(x[-1] for x, _ in pairs)
+        end = finite_max([x[-1] for x, _ in pairs], grid[0])
         g = grid[grid <= end] if (grid <= end).any() else grid[:1]
-        values = np.vstack([step_values(x, y, g) for x, y in pairs])
-        curves.append((optimizer, label, g, *quartiles(values), len(pairs)))
-    return curves
+        starts = [y[0] for _, y in pairs]  # a trace's first record is the start x0
+        later = np.vstack([step_values(x, y, g) for x, y in pairs])
+        values = np.column_stack([starts, later])
+        out.append((optimizer, label, np.concatenate([grid[:1], g]), *quartiles(values),
+                    len(pairs)))
+    return out
 
 
 def _y(view: ProblemView, f: np.ndarray) -> np.ndarray:
@@ -111,7 +127,9 @@ def _draw(ax, view: ProblemView, curves) -> list:
         color = view.colors[optimizer]
         if view.is_best(optimizer, label):
             ax.plot(grid, median, color=color, lw=2.2, zorder=3)
-            ax.plot(grid[-1:], median[-1:], "o", color=color, ms=5, zorder=3)  # where it ended
+            seen = np.flatnonzero(np.isfinite(median))
+            last = seen[-1:] if len(seen) else []  # where it ended (its last finite value)
+            ax.plot(grid[last], median[last], "o", color=color, ms=5, zorder=3)
             if n > 1:
                 ax.fill_between(grid, q25, q75, color=color, alpha=0.18, lw=0, zorder=2)
                 band = True
@@ -144,6 +162,8 @@ def _targets(ax, view: ProblemView) -> list:
 
 def _caption(view: ProblemView, what: str) -> str:
     y = "f(x) − f*" if view.f_opt is not None else "f(x) (f* unknown)"
+    start = "evaluation 1" if what == "evaluations" else "the first time recorded"
     return (f"{y} at the recorded iterates against {what}: for each configuration the median "
-            f"over its seeds; bold with a 25–75% band is each optimizer's best configuration "
-            f"(see the table), faint are its others; dashed lines are the value targets.")
+            f"over its seeds, starting at f(x0), drawn at {start} (a log axis has no 0); bold "
+            f"with a 25–75% band is each optimizer's best configuration (see the table), faint "
+            "are its others; dashed lines are the value targets.")

@@ -21,6 +21,7 @@ from .plots import (
     fmt_number,
     legend_outside,
     new_figure,
+    plain_log_ticks,
     quartiles,
     save,
     wrap,
@@ -76,7 +77,7 @@ def sensitivity_figure(view: ProblemView, folder: Path, ext: str
     sweeps = swept(view)
     if not sweeps:
         return None, [f"{view.label}: no optimizer was swept over a numeric hyperparameter, "
-                      "so no sensitivity plot"]
+                      "so no sensitivity plot", *_not_on_a_line(view, {})]
     runs = view.runs
     if not (~runs["status"].isin(FAILED) & np.isfinite(runs["f_final"])).any():
         return None, [f"{view.label}: every run failed, so no sensitivity plot"]
@@ -86,6 +87,7 @@ def sensitivity_figure(view: ProblemView, folder: Path, ext: str
         notes.append(f"{view.label}: sensitivity drawn for {', '.join(keys[:MAX_PANELS])}; "
                      f"left out {', '.join(keys[MAX_PANELS:])}")
         keys = keys[:MAX_PANELS]
+    notes += _not_on_a_line(view, {k: sweeps[k] for k in keys})
     fig, axes = new_figure(4.3 * len(keys) + 1.0, 4.4, ncols=len(keys))
     handles, styles = {}, defaultdict(dict)  # a line style per line of one colour
     for ax, key in zip(axes, keys, strict=True):
@@ -101,6 +103,8 @@ def sensitivity_figure(view: ProblemView, folder: Path, ext: str
     log = _y_log(axes)
     for ax in axes:
         ax.set_yscale("log" if log else "linear")
+        plain_log_ticks(ax, "y")
+        plain_log_ticks(ax, "x")
     axes[0].set_ylabel(_ylabel(view, log))
     over = "one seed" if view.seeds == 1 else f"median over {view.seeds} seeds, 25–75% band"
     fig.suptitle(view.title(f"final value against each swept hyperparameter ({over})"), y=1.02)
@@ -111,6 +115,28 @@ def sensitivity_figure(view: ProblemView, folder: Path, ext: str
                "not fail, the band their 25–75% range, dots the seeds, crosses at the top count "
                "failed runs.")
     return FigureFile(path, "Hyperparameter sensitivity", caption, view.label), notes
+
+
+def _not_on_a_line(view: ProblemView, drawn: dict) -> list[str]:
+    """A note per optimizer with several configurations some of which no drawn line holds."""
+    on_a_line = {g["optimizer_params"].iloc[0] for lines in drawn.values()
+                 for *_, points in lines for _, g in points}
+    notes = []
+    for optimizer, rows in view.runs.groupby("optimizer", sort=False):
+        configs = dict(zip(rows["optimizer_params"], rows["optimizer_label"], strict=True))
+        missing = [label for params, label in configs.items() if params not in on_a_line]
+        if len(configs) < 2 or not missing:
+            continue
+        schedules = sorted({k for params in configs if params not in on_a_line
+                            for k, v in json.loads(params).items() if isinstance(v, dict)})
+        verb = "is a schedule" if len(schedules) == 1 else "are schedules"
+        why = (f"their {' and '.join(schedules)} {verb} (no one value for an x-axis) and "
+               if schedules else "")
+        notes.append(f"{view.label}: the sensitivity plot leaves out {len(missing)} of "
+                     f"{optimizer}'s {len(configs)} configurations ({'; '.join(missing)}): "
+                     f"{why}no one numeric hyperparameter varies between them with the others "
+                     "held fixed")
+    return notes
 
 
 def _extras(axes, view: ProblemView) -> dict:

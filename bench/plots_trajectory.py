@@ -29,22 +29,23 @@ def trajectory_figure(view: ProblemView, folder: Path, ext: str
         return None, [f"{view.label}: no 2-D trajectory was recorded, so no trajectory plot"]
     problem, notes = _rebuild(view)
     x_opt = None if problem is None or problem.x_opt is None else np.asarray(problem.x_opt)
-    box = _box(paths, x_opt)
-    fig, (ax,) = new_figure(7.4, 6.0)
+    box, shown = _box(paths, x_opt)
+    fig, (ax,) = new_figure(7.4, 6.4)
     if problem is not None:
         notes += _contours(fig, ax, problem, box)
-    handles = _draw_paths(ax, paths, view)
+    handles = _draw_paths(ax, paths, view, box[0][1] - box[0][0])
     if x_opt is not None:
-        ax.plot(*x_opt[:2], marker="*", ms=15, mfc="white", mec="black", mew=1.2, ls="none",
-                zorder=20, label="known minimizer x*")
-        handles.append(ax.lines[-1])
+        handles.append(_minimizer(ax, x_opt[:2], box, shown))
     ax.set(xlim=box[0], ylim=box[1], xlabel="x₀", ylabel="x₁", aspect="equal",
            title=view.title("paths of each optimizer's best configuration (median seed)"))
     ax.grid(False)
     legend_outside(ax, handles=handles, title="○ start   ■ end")
     path = save(fig, folder / f"trajectory-{view.slug}.{ext}")
+    where = "★ the known minimizer" if shown or x_opt is None else \
+        "an arrow at the edge points to the known minimizer, off the plot"
     caption = ("Recorded iterates of each optimizer's best configuration, at the seed with the "
-               "median final value; ○ marks the start, ■ the end, ★ the known minimizer.")
+               f"median final value; ○ marks the start, ■ the end, {where}. Shades and thin "
+               "contour lines are f(x) on the box shown.")
     return FigureFile(path, "Trajectories", caption, view.label), notes
 
 
@@ -78,43 +79,91 @@ def _rebuild(view: ProblemView):
     return problem, []
 
 
-def _box(paths, x_opt) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Axis limits holding the paths; a path that ran off to infinity is cut, not followed."""
+ZOOM = 20.0  # x* is kept in view unless that would shrink the paths below 1/ZOOM of the box
+
+
+def _box(paths, x_opt) -> tuple[tuple[tuple[float, float], tuple[float, float]], bool]:
+    """Axis limits holding the paths, and whether x* is inside them.
+
+    A path that ran off to infinity is cut, not followed. x* is kept in view unless the paths
+    would then be specks in a corner; it is then marked by an arrow at the edge instead.
+    """
     every = np.array([(x, y) for *_, xs, ys in paths for x, y in zip(xs, ys, strict=True)
                       if np.isfinite(x) and np.isfinite(y)] or [(0.0, 0.0)])
     core = [(xs[0], ys[0]) for *_, xs, ys in paths]
     core += [(xs[-1], ys[-1]) for *_, status, xs, ys in paths
              if status not in ("diverged", "nan", "error", "timeout")]
-    if x_opt is not None:
-        core.append(tuple(x_opt[:2]))
     core = np.array([p for p in core if np.isfinite(p).all()] or [(0.0, 0.0)])
     span = np.ptp(every, axis=0)
     pts = core if (span > 5 * np.maximum(np.ptp(core, axis=0), 1e-12)).any() else every
+    shown = False
+    if x_opt is not None and np.isfinite(x_opt[:2]).all():
+        with_opt = np.vstack([pts, x_opt[:2]])
+        extent = max(np.ptp(pts, axis=0).max(), 1e-9)
+        shown = np.ptp(with_opt, axis=0).max() <= ZOOM * extent
+        pts = with_opt if shown else pts
     low, high = pts.min(axis=0), pts.max(axis=0)
     pad = np.maximum((high - low) * 0.08, 1e-3 * np.maximum(1.0, np.abs(high)))
     # a square box, so that aspect="equal" keeps the picture from collapsing to a strip
     centre, half = (low + high) / 2, ((high - low) / 2 + pad).max()
-    return ((centre[0] - half, centre[0] + half), (centre[1] - half, centre[1] + half))
+    return ((centre[0] - half, centre[0] + half), (centre[1] - half, centre[1] + half)), shown
+
+
+def _minimizer(ax, x_opt: np.ndarray, box, shown: bool):
+    """★ at x*, or, when x* is off the plot, an arrow at the edge pointing to it."""
+    from matplotlib.lines import Line2D
+
+    where = f"({x_opt[0]:.3g}, {x_opt[1]:.3g})"
+    if shown:
+        (star,) = ax.plot(*x_opt, marker="*", ms=15, mfc="white", mec="black", mew=1.2,
+                          ls="none", zorder=20, label=f"known minimizer x* = {where}")
+        return star
+    (cx, cy), half = (np.mean(box[0]), np.mean(box[1])), (box[0][1] - box[0][0]) / 2
+    d = x_opt - (cx, cy)
+    tip = np.array([cx, cy]) + d / np.abs(d).max() * half * 0.97  # on the box's edge
+    tail = tip - d / np.linalg.norm(d) * half * 0.3
+    distance = float(np.linalg.norm(d))
+    ax.annotate(f"x* = {where}\n{distance:.3g} away", xy=tip, xytext=tail, fontsize=8,
+                ha="center", va="center", zorder=20,
+                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.4},
+                bbox={"boxstyle": "round", "fc": "white", "ec": "0.5", "alpha": 0.9})
+    return Line2D([], [], color="black", marker=r"$\rightarrow$", ms=12, ls="none",
+                  label=f"known minimizer x* = {where},\noff the plot: the arrow points to it")
 
 
 def _contours(fig, ax, problem, box) -> list[str]:
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap, LogNorm
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+
     z, xs, ys, n = _grid_values(problem, box)
     finite = z[np.isfinite(z)]
     notes = [] if n == GRID else [f"{problem.name}: contour grid coarsened to {n}×{n} "
                                    "(slow evaluation)"]
-    if len(finite) < 4:
-        return [*notes, f"{problem.name}: too few finite values to draw contours"]
-    # levels at quantiles: a multimodal landscape shows its basins whatever its scale
-    levels = np.unique(np.quantile(finite, np.linspace(0, 1, 11)))
-    if len(levels) < 3:
-        return notes
-    filled = ax.contourf(xs, ys, np.ma.masked_invalid(z), levels=levels, cmap="Greys_r",
-                         alpha=0.5, zorder=0)
-    bar = fig.colorbar(filled, ax=ax, orientation="horizontal", fraction=0.05, pad=0.1,
-                       format="%.3g")
-    bar.set_ticks(levels[::2])
-    bar.set_label("f(x): shades at deciles of the values shown (darker is lower)")
+    if len(finite) < 4 or finite.max() <= finite.min():
+        return [*notes, f"{problem.name}: too few distinct finite values to draw contours"]
+    low, high = float(finite.min()), float(finite.max())
+    # log levels only when most of the picture would otherwise sit in the lowest shade
+    log = low > 0 and high / low > 1e3 and np.median(finite) < low + 0.05 * (high - low)
+    levels = np.geomspace(low, high, LEVELS) if log else \
+        MaxNLocator(LEVELS, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    grey = ListedColormap(colormaps["Greys_r"](np.linspace(0.3, 0.97, 256)))  # not black or white
+    masked = np.ma.masked_invalid(z)
+    norm = LogNorm(low, high) if log else None
+    filled = ax.contourf(xs, ys, masked, levels=levels, cmap=grey, norm=norm, zorder=0,
+                         rasterized=True)
+    ax.contour(xs, ys, masked, levels=levels, colors="0.25", linewidths=0.3, alpha=0.6,
+               norm=norm, zorder=1, rasterized=True)
+    bar = fig.colorbar(filled, ax=ax, orientation="horizontal", fraction=0.05, pad=0.1)
+    bar.locator = LogLocator() if log else MaxNLocator(8)
+    bar.formatter = FuncFormatter(lambda v, _: f"{v:.3g}")
+    bar.update_ticks()
+    bar.set_label(f"f(x) on the box shown ({'log' if log else 'linear'} shades, darker is lower; "
+                  "thin lines are contours)")
     return notes
+
+
+LEVELS = 40  # contour levels: enough to show Ackley's ripples on its outer plateau
 
 
 def _grid_values(problem, box):
@@ -136,7 +185,22 @@ def _value(problem, x: np.ndarray) -> float:
     return np.nan
 
 
-def _draw_paths(ax, paths, view: ProblemView) -> list:
+STILL = 0.01  # a path within this fraction of the box from its start hides under its markers
+
+
+def _stayed(xs: np.ndarray, ys: np.ndarray, width: float) -> str:
+    """'' for a path that visibly moves; else what the legend says of one hidden at its start."""
+    pts = np.column_stack([xs, ys])
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if not len(pts):
+        return ""
+    far = float(np.linalg.norm(pts - pts[0], axis=1).max())
+    if far <= 1e-12 * max(1.0, float(np.abs(pts[0]).max())):
+        return "did not move"
+    return f"stayed within {far:.2g} of its start" if far < STILL * width else ""
+
+
+def _draw_paths(ax, paths, view: ProblemView, width: float) -> list:
     from matplotlib.lines import Line2D
 
     handles = []
@@ -149,6 +213,8 @@ def _draw_paths(ax, paths, view: ProblemView) -> list:
                 zorder=4 + i)
         ax.plot(xs[-1], ys[-1], marker="s", ms=6 + grow, mfc=color, mec="black", mew=0.6,
                 zorder=4 + i)
-        handles.append(Line2D([], [], color=color, lw=1.4, marker=".",
-                              label=wrap(f"{label}, seed {seed} ({status})")))
+        still = _stayed(xs, ys, width)
+        text = f"{label}, seed {seed} ({status}{'; ' + still if still else ''})"
+        handles.append(Line2D([], [], color=color, lw=1.4, marker="o" if still else ".",
+                              mfc="none" if still else color, label=wrap(text)))
     return handles

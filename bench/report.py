@@ -64,39 +64,68 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png") -> Pat
     return written
 
 
+def problem_views(results, table=None) -> list:
+    """A ProblemView per problem of ``results``: its runs, traces, best configurations, colours."""
+    from . import plots
+    from .report_data import load_traces
+    from .tables import best_per_optimizer, config_table
+
+    runs = results.runs
+    traces = load_traces(results.root, runs["run_id"], TRACE_COLUMNS_USED)
+    colors = plots.optimizer_colors(list(dict.fromkeys(runs["optimizer"])))
+    best = best_per_optimizer(config_table(runs) if table is None else table)
+    taken: set[str] = set()
+    return [_view(label, runs[runs["problem_label"] == label], traces, best, colors, taken)
+            for label in results.problems()]
+
+
 def _figures(results, table, fmt: str):
     """Every figure that applies, and a note for each one that does not."""
     from . import plots
     from .plots_ecdf import ecdf_all_figure
-    from .report_data import load_traces
-    from .tables import best_per_optimizer
 
     folder = results.root / "figures"
     _clear(folder)
-    runs = results.runs
-    traces = load_traces(results.root, runs["run_id"], TRACE_COLUMNS_USED)
-    colors = plots.optimizer_colors(list(dict.fromkeys(runs["optimizer"])))
-    best = best_per_optimizer(table)
-    figures, notes, views = [], [], []
-    taken: set[str] = set()
+    views = problem_views(results, table)
+    figures, notes = [], []
     with plots.style():
-        for label in results.problems():
-            rows = runs[runs["problem_label"] == label]
-            views.append(_view(label, rows, traces, best, colors, taken))
-            got, why = _problem_figures(views[-1], results.hits, folder, fmt)
+        for view in views:
+            got, why = _problem_figures(view, results.hits, folder, fmt)
             figures += got
             notes += why
         known = [v for v in views if v.f_opt is not None]
-        if known:
+        if len(known) > 1:
+            colors = views[0].colors
             got, why = _guard("ECDF over all problems", ecdf_all_figure, known, results.hits,
                               colors, folder, fmt)
-            figures += got
+            figures += [_non_smooth_caption(f, known) for f in got]
             notes += why
+        elif known:
+            notes.append(f"only one problem ({known[0].label}) has a known minimum f*, so there "
+                         "is no ECDF over all problems: it would repeat that problem's ECDF")
         else:
             notes.append("no problem has a known minimum f*, so no ECDF over all problems")
     if not any(v.dim == 2 for v in views):
         notes.append("no 2-D problem in this sweep, so no trajectory plot")
     return figures, notes
+
+
+NON_SMOOTH_CAPTION = ("Non-smooth problem: methods that assume a smooth model (L-BFGS-B's "
+                      "quasi-Newton model and line search above all) may stall at its kinks.")
+
+
+def _non_smooth_caption(figure, views):
+    """A figure of a non-smooth problem says so in its caption."""
+    from dataclasses import replace
+
+    kinked = [v.label for v in views if v.smooth is False]
+    if not kinked:
+        return figure
+    if figure.problem is not None:
+        return replace(figure, caption=f"{figure.caption} {NON_SMOOTH_CAPTION}")
+    return replace(figure, caption=f"{figure.caption} Non-smooth among them: "
+                                   f"{', '.join(kinked)}; methods that assume a smooth model "
+                                   "(L-BFGS-B above all) may stall at their kinks.")
 
 
 def _problem_figures(view, hits, folder: Path, fmt: str):
@@ -123,7 +152,7 @@ def _problem_figures(view, hits, folder: Path, fmt: str):
     if view.dim == 2:
         add("trajectories", trajectory_figure, view, folder, fmt)
     add("sensitivity", sensitivity_figure, view, folder, fmt)
-    return figures, notes
+    return [_non_smooth_caption(f, [view]) for f in figures], notes
 
 
 def _guard(what: str, draw, *args):
@@ -148,8 +177,12 @@ def _view(label: str, rows, traces, best, colors, taken: set[str]):
         f_opt=float(f_opt.iloc[0]) if len(f_opt) and math.isfinite(f_opt.iloc[0]) else None,
         runs=rows, traces={r: traces[r] for r in rows["run_id"]},
         best={opt: cfg for (p, opt), cfg in best.items() if p == label},
-        colors=colors, targets=targets,
+        colors=colors, targets=targets, smooth=_smooth(rows["smooth"].iloc[0]),
     )
+
+
+def _smooth(value) -> bool | None:
+    return None if value is None or value != value else bool(value)  # NaN != NaN
 
 
 def _general_notes(results) -> list[str]:

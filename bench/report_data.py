@@ -26,7 +26,8 @@ class Results:
     """One results folder, loaded: a row per run plus what the rows cannot hold."""
 
     root: Path
-    runs: Any  # DataFrame: SUMMARY_COLUMNS + target_value, has_target, targets (JSON), base_dir
+    runs: Any  # DataFrame: SUMMARY_COLUMNS + target_value, has_target, targets (JSON),
+    #            base_dir, stop_at_target, smooth (True, False, or None when not known)
     hits: dict[str, list[tuple[float, int, float]]]  # run_id -> precision ladder hits
     config_text: str
     environment: dict[str, Any] | None
@@ -62,12 +63,12 @@ def load_results(root: Path) -> Results:
         row["targets"] = json.dumps({k: v for k, v in targets.items() if v is not None},
                                     sort_keys=True)
         row["base_dir"] = spec.get("base_dir", "")
+        row["stop_at_target"] = bool(spec.get("stop_at_target", True))
         rows.append(row)
         hits[row["run_id"]] = [tuple(h) for h in doc.get("hits") or ()]
-    columns = [*SUMMARY_COLUMNS, "target_value", "has_target", "targets", "base_dir"]
-    runs = pd.DataFrame(rows, columns=columns)
-    for name in ("f_final", "f_best", "f_opt", "wall_time_s", "fev_to_target", "target_value"):
-        runs[name] = pd.to_numeric(runs[name], errors="coerce").astype(float)
+    columns = [*SUMMARY_COLUMNS, "target_value", "has_target", "targets", "base_dir",
+               "stop_at_target"]
+    runs = _clean(pd.DataFrame(rows, columns=columns))
     runs = runs.sort_values(["problem_label", "optimizer", "optimizer_label", "seed"],
                             kind="stable").reset_index(drop=True)
     config = root / "config.yaml"
@@ -77,6 +78,47 @@ def load_results(root: Path) -> Results:
         config_text=config.read_text() if config.is_file() else "",
         environment=json.loads(env.read_text()) if env.is_file() else None,
     )
+
+
+NUMERIC = ("f_final", "f_best", "f_opt", "wall_time_s", "fev_to_target", "target_value",
+           "n_iter", "n_eval", "n_fev", "n_gev", "dim", "dist_final", "grad_norm_final")
+
+
+def _clean(runs):
+    """Numbers as floats (missing: NaN), and what a run that never reported lacks.
+
+    A run killed at its timeout, or one whose set-up failed, records no dimension and no f*
+    (dim 0, f_opt missing): those belong to the problem, so they are taken from its other runs.
+    """
+    import pandas as pd
+
+    for name in NUMERIC:
+        runs[name] = pd.to_numeric(runs[name], errors="coerce").astype(float)
+    runs["target_hit"] = runs["target_hit"].map(lambda v: v is True or v == 1).astype(bool)
+    by_problem = runs.groupby("problem_label", sort=False)
+    dim = runs["dim"].where(runs["dim"] > 0)
+    runs["dim"] = dim.fillna(dim.groupby(runs["problem_label"]).transform("max")).fillna(0)
+    runs["f_opt"] = runs["f_opt"].fillna(by_problem["f_opt"].transform("first"))
+    smooth = {(name, base): problem_smooth(name, base) for name, base in
+              dict.fromkeys(zip(runs["problem"], runs["base_dir"], strict=True))}
+    runs["smooth"] = pd.Series([smooth[k] for k in zip(runs["problem"], runs["base_dir"],
+                                                          strict=True)], index=runs.index,
+                               dtype=object)
+    return runs
+
+
+def problem_smooth(name: str, base_dir: str = "") -> bool | None:
+    """The problem class's ``smooth`` attribute, read from the registry without building it."""
+    import problems
+
+    from .plugins import resolve
+
+    try:
+        cls = problems.registry.get(resolve(problems.registry, name, base_dir or "."))
+    except Exception:  # a plugin that is gone or broken: not known
+        return None
+    smooth = getattr(cls, "smooth", True)
+    return smooth if isinstance(smooth, bool) else None
 
 
 def load_traces(root: Path, run_ids, columns: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:

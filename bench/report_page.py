@@ -15,7 +15,7 @@ from typing import Any
 
 from .plots import FigureFile
 from .report_data import FAILED, Results
-from .tables import DISPLAY_HEADER, display_rows
+from .tables import DISPLAY_HEADER, NON_SMOOTH, display_rows, non_smooth
 
 
 @dataclass
@@ -38,12 +38,14 @@ def blocks(report: Report) -> list[tuple]:
     out += [("h", 2, "Results per problem"),
             ("p", "One row per optimizer configuration; the best entry per problem is marked ★ "
                   "(ranked by success rate, then median evaluations to target, failed runs, "
-                  "median final f, median time). Evaluations to target: median and IQR "
+                  "median final f, median time, label). Evaluations to target: median and IQR "
                   "(25th–75th percentile) over the runs that reached the target."),
             ("links", [(p.name, _rel(p, res.root)) for p in report.table_files])]
     for problem in res.problems():
-        out += [("h", 3, problem), ("p", _problem_line(runs[runs["problem_label"] == problem])),
-                ("table", problem)]
+        out += [("h", 3, problem), ("p", _problem_line(runs[runs["problem_label"] == problem]))]
+        if non_smooth(report.table, problem):
+            out.append(("p", NON_SMOOTH))
+        out.append(("table", problem))
         out += [("figure", f) for f in report.figures if f.problem == problem]
     overall = [f for f in report.figures if f.problem is None]
     if overall:
@@ -74,8 +76,10 @@ def _problem_line(rows) -> str:
                       for t in rows["targets"]} - {""})
     target = f"target: {'; '.join(targets)}" if targets else "no target"
     dim = int(rows["dim"].max())
-    return (f"Dimension {dim if dim > 0 else 'not recorded'}; {known}; {target}; {len(rows)} runs "
-            f"of {rows['optimizer_label'].nunique()} configurations.")
+    kinks = "; non-smooth (see below)" if "smooth" in rows and \
+        rows["smooth"].map(lambda v: v is not None and not v).any() else ""
+    return (f"Dimension {dim if dim > 0 else 'not recorded'}; {known}; {target}{kinks}; "
+            f"{len(rows)} runs of {rows['optimizer_label'].nunique()} configurations.")
 
 
 def _failed(runs) -> list[tuple]:

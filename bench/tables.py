@@ -19,10 +19,17 @@ if TYPE_CHECKING:
 RANK = (  # column, ascending
     ("success_rate", False), ("evals_to_target_median", True), ("failed", True),
     ("f_final_median", True), ("wall_time_s_median", True),
+    ("configuration", True),  # a full tie: the label decides, so every rebuild marks the same
 )
 BEST_MARK = "★"
 STATUSES = tuple(s.value for s in Status)
 FAILED = tuple(s.value for s in Status if s.failed)
+NON_SMOOTH = ("Non-smooth problem (its class sets smooth = False): the objective has kinks, "
+              "where the gradient jumps or does not exist. Methods that assume a smooth model "
+              "— L-BFGS-B's quasi-Newton model and line search above all, but also momentum "
+              "and adaptive gradient steps — may zig-zag, stall or stop early there (an "
+              "'ABNORMAL' line-search exit), so a poor result says as much about the method's "
+              "assumptions as about the problem.")
 
 
 def config_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -33,8 +40,10 @@ def config_table(runs: pd.DataFrame) -> pd.DataFrame:
     for (problem, label), g in runs.groupby(["problem_label", "optimizer_label"], sort=False):
         evals = g.loc[g["target_hit"].astype(bool), "fev_to_target"].astype(float)
         status = g["status"]
+        dim = g["dim"].max()
         rows.append({
-            "problem": problem, "dim": int(g["dim"].max()), "optimizer": g["optimizer"].iloc[0],
+            "problem": problem, "dim": int(dim) if math.isfinite(dim) else 0,
+            "optimizer": g["optimizer"].iloc[0],
             "configuration": label, "runs": len(g),
             "successes": int(g["target_hit"].astype(bool).sum()),
             # no target configured: a success rate would only say "0%" about nothing asked
@@ -47,6 +56,7 @@ def config_table(runs: pd.DataFrame) -> pd.DataFrame:
             "wall_time_s_median": g["wall_time_s"].median(),
             "failed": int(status.isin(FAILED).sum()),
             **{f"n_{s}": int((status == s).sum()) for s in STATUSES},
+            "smooth": g["smooth"].iloc[0] if "smooth" in g else None,
         })
     table = pd.DataFrame(rows)
     if table.empty:
@@ -114,6 +124,11 @@ def display_rows(table: pd.DataFrame, problem: str) -> list[tuple[bool, list[str
     return out
 
 
+def non_smooth(table: pd.DataFrame, problem: str) -> bool:
+    rows = table[table["problem"] == problem]
+    return "smooth" in rows and bool(rows["smooth"].map(lambda v: v is not None and not v).any())
+
+
 def markdown_table(table: pd.DataFrame, problem: str) -> str:
     """One problem's table in GitHub Markdown; the best entry marked and bold."""
     def cells(values):
@@ -127,10 +142,11 @@ def markdown_table(table: pd.DataFrame, problem: str) -> str:
 
 def markdown(table: pd.DataFrame) -> str:
     parts = [f"Best entry per problem marked {BEST_MARK} (ranked by success rate, then median "
-             "evaluations to target, failed runs, median final f, median time). IQR: 25th–75th "
-             "percentile over the runs that reached the target."]
+             "evaluations to target, failed runs, median final f, median time, label). IQR: "
+             "25th–75th percentile over the runs that reached the target."]
     for problem in dict.fromkeys(table["problem"]):
-        parts.append(f"### {problem}\n\n{markdown_table(table, problem)}")
+        note = f"{NON_SMOOTH}\n\n" if non_smooth(table, problem) else ""
+        parts.append(f"### {problem}\n\n{note}{markdown_table(table, problem)}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -152,9 +168,11 @@ def latex(table: pd.DataFrame) -> str:
         for best, values in display_rows(table, problem):
             cells = [_tex(v) for v in values]
             body.append(" & ".join(rf"\textbf{{{c}}}" if best else c for c in cells) + r" \\")
+        kinks = " (non-smooth: smooth methods such as L-BFGS-B may stall at its kinks)" \
+            if non_smooth(table, problem) else ""
         parts.append("\n".join([
             r"\begin{table}[ht]", r"\centering", r"\small",
-            rf"\caption{{{_tex(problem)}: per optimizer configuration}}",
+            rf"\caption{{{_tex(problem)}: per optimizer configuration{_tex(kinks)}}}",
             r"\begin{tabular}{lrlrrrl}", r"\toprule", *body, r"\bottomrule", r"\end{tabular}",
             r"\end{table}",
         ]))

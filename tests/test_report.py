@@ -22,6 +22,8 @@ from bench.oracle import LADDER
 from bench.report import build_report
 
 PROBLEMS = '''
+import time
+
 import numpy as np
 from problems.base import Problem
 
@@ -52,6 +54,23 @@ class Raises(Bowl):
         if x[0] < 4.0:
             raise RuntimeError("model blew up left of 4")
         return super().value_and_grad(x)
+
+
+class Stalls(Bowl):
+    """Hangs (until killed at the sweep's timeout) once asked for more than ``after``
+    gradients; its values alone (the report's contours) never hang."""
+    def __init__(self, after: int = 30):
+        super().__init__()
+        self.after, self.calls = after, 0
+
+    def value_and_grad(self, x):
+        self.calls += 1
+        if self.calls > self.after:
+            time.sleep(120)
+        return super().value_and_grad(x)
+
+    def value(self, x):
+        return Bowl.value_and_grad(self, x)[0]
 '''
 
 MAIN = """
@@ -78,6 +97,8 @@ problems:
 optimizers:
   - adam: {lr: [0.1, 1.0]}
   - nelder-mead: {}
+  - nag: {lr: {exponential: {lr: 0.3, rate: 0.1, steps: 100}}, momentum: 0.2}
+  - nag: {lr: {exponential: {lr: 0.1, rate: 0.5, steps: 100}}, momentum: 0.5}
 seeds: 1
 budget: {evaluations: 150}
 """
@@ -93,16 +114,31 @@ seeds: 2
 budget: {evaluations: 60}
 """
 
+TIMEOUTS = """
+name: timeouts
+problems:
+  - problems_here.py:Stalls: {after: 30}
+    targets: {value: 1.0e-6}
+  - problems_here.py:Stalls: {after: 40}
+    targets: {value: 1.0e-6}
+optimizers:
+  - adam: {lr: 0.1}
+  - lbfgsb: {}
+seeds: 1
+budget: {evaluations: 300}
+timeout: 3
+"""
+
 FAILED = {"diverged", "nan", "error", "timeout"}
 
 
-def _sweep(folder: Path, text: str, report: bool = False) -> Path:
+def _sweep(folder: Path, text: str, report: bool = False, workers: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "problems_here.py").write_text(PROBLEMS)
     cfg = folder / "sweep.yaml"
     cfg.write_text(textwrap.dedent(text))
     out = folder / "out"
-    args = ["run", str(cfg), "--out", str(out), "--workers", "0", "--quiet"]
+    args = ["run", str(cfg), "--out", str(out), "--workers", str(workers), "--quiet"]
     assert main(args + ([] if report else ["--no-report"])) == 0
     return out
 
@@ -309,9 +345,15 @@ def test_single_seed_report_says_what_it_left_out(tmp_path, capsys):
     assert "single seed" in err and "no 25–75% band" in err
     assert "single seed" in (out / "report.md").read_text()
     svgs = {p.stem.split("-ackley")[0] for p in (out / "figures").glob("*.svg")}
-    assert svgs == {"convergence-evals", "convergence-time", "ecdf", "ecdf-all-problems",
-                    "trajectory", "sensitivity"}
+    # one problem with f*: an ECDF over all problems would only repeat its own
+    assert svgs == {"convergence-evals", "convergence-time", "ecdf", "trajectory", "sensitivity"}
+    assert "only one problem" in err and "no ECDF over all problems" in err
+    # NAG's two schedules are on no sensitivity line, and the report says so
+    assert "leaves out 2 of nag's 2 configurations" in err and "lr is a schedule" in err
     assert not list((out / "figures").glob("*.png"))
+    # the contour shading is one embedded image, not thousands of vector paths
+    trajectory = next((out / "figures").glob("trajectory-*.svg"))
+    assert trajectory.stat().st_size < 600_000 and "<image" in trajectory.read_text()
     parser = _Links()
     parser.feed((out / "report.html").read_text())
     assert parser.images and all(src.endswith(".svg") for src in parser.images)
@@ -328,7 +370,14 @@ def test_problem_without_known_minimum(tmp_path, capsys):
     assert "no 2-D problem" in err
     names = {p.stem.split("-group")[0] for p in (out / "figures").iterdir()}
     assert names == {"convergence-evals", "convergence-time", "sensitivity"}
-    assert "no known minimum f*" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert "no known minimum f*" in md
+    # group_lasso's class says smooth = False: the page, the tables and the captions say so
+    assert "Non-smooth problem" in md and "L-BFGS-B" in md
+    assert "non-smooth" in (out / "tables/per_config.tex").read_text()
+    assert "Non-smooth problem" in (out / "tables/per_config.md").read_text()
+    captions = [line for line in md.splitlines() if line.startswith("**")]
+    assert captions and all("may stall" in line for line in captions)
     for png in (out / "figures").glob("*.png"):
         assert _coloured_pixels(mpimg.imread(png)) > 200, png.name
 
@@ -349,3 +398,137 @@ def test_report_module_imports_no_pandas_or_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == "[]"
+
+
+# -- timed-out runs ------------------------------------------------------------------------------
+def test_report_with_timed_out_runs_keeps_every_ecdf(tmp_path, capsys):
+    """Adam hangs on Stalls and is killed at the timeout: its runs record no evaluations, no
+    dimension and no trace; L-BFGS-B finishes. The report still draws every figure."""
+    out = _sweep(tmp_path, TIMEOUTS, workers=2)
+    summary = pd.read_parquet(out / "summary.parquet")
+    timed_out = summary[summary.status == "timeout"]
+    assert set(timed_out.optimizer) == {"adam"} and len(timed_out) == 2
+    assert (summary[summary.optimizer == "lbfgsb"].status == "target").all()
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "could not be drawn" not in err, err
+    figures = out / "figures"
+    assert (figures / "ecdf-all-problems.png").is_file()
+    assert len(list(figures.glob("ecdf-problems*.png"))) == 2
+    assert len(list(figures.glob("convergence-evals-*.png"))) == 2
+    for png in figures.glob("*.png"):
+        assert _coloured_pixels(mpimg.imread(png)) > 200, png.name
+    table = pd.read_csv(out / "tables/per_config.csv")
+    assert (table.dim == 2).all()  # the problem's dimension, though a killed run has none
+    assert (table[table.optimizer == "adam"].n_timeout == 1).all()
+    md = (out / "report.md").read_text()
+    assert md.count("- timeout: ") == 2 and "killed after the hard limit of 3 s" in md
+
+
+# -- ECDF and convergence data against the stored runs -------------------------------------------
+def _stored_runs(folder: Path) -> pd.DataFrame:
+    """A row per stored run straight from runs/*.json: its summary, targets and hits."""
+    rows = []
+    for path in sorted((folder / "runs").glob("*.json")):
+        doc = json.loads(path.read_text())
+        rows.append({**doc["summary"], "value_target": doc["spec"]["targets"]["value"],
+                     "stops": doc["spec"]["stop_at_target"], "hits": doc["hits"]})
+    return pd.DataFrame(rows)
+
+
+def _expected_ecdf(runs: pd.DataFrame, per_dim: bool):
+    """(configuration -> (evaluations at which pairs were reached, pairs)), computed here: the
+    precisions 10^-1 … 10^-8, five per decade, each run keeping those at or above its value target
+    when it stopped there, reached at the evaluation its hits record."""
+    ladder = 10.0 ** (-np.arange(5, 41) / 5)
+    out = {}
+    for label, g in runs.groupby("optimizer_label"):
+        evals, pairs = [], 0
+        for r in g.itertuples():
+            keep = ladder
+            if r.stops and r.value_target is not None and not math.isnan(r.value_target):
+                keep = ladder[ladder >= r.value_target * (1 - 1e-9)]
+            pairs += len(keep)
+            dim = 2 if per_dim else 1  # every problem of the sweep is 2-D
+            evals += [e / dim for p, e, _ in r.hits if np.isclose(keep, p, rtol=1e-9).any()]
+        out[label] = (np.sort(evals), pairs)
+    return out
+
+
+def test_ecdf_fractions_equal_those_from_the_stored_hits(main_sweep):
+    from bench.plots_ecdf import ecdf_lines
+    from bench.report import problem_views
+    from bench.report_data import load_results
+
+    results = load_results(main_sweep)
+    views = problem_views(results)
+    stored = _stored_runs(main_sweep)
+    checked = 0
+    for view in views:
+        want = _expected_ecdf(stored[stored.problem_label == view.label], per_dim=False)
+        lines = ecdf_lines([view], results.hits)
+        assert {line.label for line in lines} == set(want)
+        for line in lines:
+            evals, pairs = want[line.label]
+            assert line.pairs == pairs, (view.label, line.label)
+            at = np.unique(np.concatenate([evals, np.geomspace(1, 300, 40)]))
+            expected = np.searchsorted(evals, at, side="right") / pairs
+            np.testing.assert_allclose(line.fractions(at), expected, err_msg=line.label)
+            x, y = line.steps(1.0)  # the curve as drawn: after each step, the share reached
+            steps_x, steps_y = x[1:-1], y[1:-1]
+            last = np.r_[steps_x[1:] != steps_x[:-1], True][: len(steps_x)]
+            np.testing.assert_allclose(steps_y[last], np.searchsorted(
+                evals, steps_x[last], side="right") / pairs, err_msg=line.label)
+            assert y[0] == 0 and y[-1] == pytest.approx(len(evals) / pairs)
+            checked += 1
+    assert checked == len(stored.groupby(["problem_label", "optimizer_label"]))
+    # with the ladder cut at the target, a configuration whose every run hit it reaches 1
+    bowl = stored[stored.problem_label == "problems_here.py:Bowl"]
+    full = [label for label, g in bowl.groupby("optimizer_label") if g.target_hit.all()]
+    assert full
+    view = next(v for v in views if v.label == "problems_here.py:Bowl")
+    finals = {line.label: line.steps(1.0)[1][-1] for line in ecdf_lines([view], results.hits)}
+    assert all(finals[label] == pytest.approx(1.0) for label in full)
+    # over all problems: evaluations divided by the dimension, pairs pooled over problems
+    want = _expected_ecdf(stored, per_dim=True)
+    for line in ecdf_lines(views, results.hits, per_dim=True):
+        evals, pairs = want[line.label]
+        assert line.pairs == pairs
+        np.testing.assert_allclose(line.fractions(evals), np.searchsorted(
+            evals, evals, side="right") / pairs, err_msg=line.label)
+
+
+def _bowl_start_value(seed: int) -> float:
+    x0 = np.array([6.0, -4.0]) + np.random.default_rng(seed).normal(0.0, 0.5, 2)
+    return 0.5 * float(((x0 - 1.0) ** 2).sum())
+
+
+def _ackley(x) -> float:
+    x = np.asarray(x, dtype=float)
+    return float(-20 * np.exp(-0.2 * np.sqrt(np.mean(x**2)))
+                 - np.exp(np.mean(np.cos(2 * np.pi * x))) + 20 + np.e)
+
+
+def test_convergence_curves_start_at_the_start_value(main_sweep, summary):
+    """Every curve's first point is f(x0) − f*, computed here from the problem's definition."""
+    from bench.plots_convergence import curves
+    from bench.report import problem_views
+    from bench.report_data import load_results
+
+    starts = {"ackley(dim=2, x0=[2.5,2])": [_ackley([2.5, 2.0])] * 3,
+              "problems_here.py:Bowl": [_bowl_start_value(s) for s in range(3)],
+              "problems_here.py:Raises": [_bowl_start_value(s) for s in range(3)]}
+    for view in problem_views(load_results(main_sweep)):
+        for column in ("evaluations", "time_s"):
+            drawn = curves(view, column)
+            assert len(drawn) == summary[summary.problem_label == view.label] \
+                .optimizer_label.nunique()
+            first_x = {c[2][0] for c in drawn}  # one place for the start, on every curve
+            assert len(first_x) == 1 and first_x.pop() == 1.0 if column == "evaluations" \
+                else len(first_x) == 1 and all(c[2][0] <= c[2][1] for c in drawn)
+            for _, label, x, median, q25, q75, n in drawn:
+                assert n == 3 and len(x) == len(median) >= 2, label
+                want = np.percentile(starts[view.label], [50, 25, 75])
+                np.testing.assert_allclose([median[0], q25[0], q75[0]], want, rtol=1e-9,
+                                           err_msg=f"{view.label} {label} {column}")
