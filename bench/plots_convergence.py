@@ -66,8 +66,8 @@ def _over(view: ProblemView) -> str:
 def _ylabel(view: ProblemView, log: bool) -> str:
     scale = ", log scale" if log else ""
     if view.f_opt is None:
-        return f"f(x) (no known minimum f*{scale})"
-    return f"f(x) − f*  (f* = {fmt_number(view.f_opt)}{scale})"
+        return f"best f(x) so far (no known minimum f*{scale})"
+    return f"best f(x) so far − f*  (f* = {fmt_number(view.f_opt)}{scale})"
 
 
 def curves(view: ProblemView, column: str):
@@ -79,7 +79,10 @@ def curves(view: ProblemView, column: str):
     """
     per_config = []
     for optimizer, label, rows in view.configurations():
-        pairs = [(np.asarray(t[column], dtype=float), _y(view, t["f"])) for rid in rows["run_id"]
+        # best so far over evaluated points, as targets and ECDFs judge (COCO draws the same);
+        # an iterate's own f can sit above a look-ahead or line-search point that met a target
+        pairs = [(np.asarray(t[column], dtype=float), _y(view, t["f_best"]))
+                 for rid in rows["run_id"]
                  if len(t := view.traces.get(rid, {})) and len(t.get(column, ()))]
         if pairs:
             per_config.append((optimizer, label, pairs))
@@ -163,7 +166,8 @@ def _targets(ax, view: ProblemView) -> list:
 def _caption(view: ProblemView, what: str) -> str:
     y = "f(x) − f*" if view.f_opt is not None else "f(x) (f* unknown)"
     start = "evaluation 1" if what == "evaluations" else "the first time recorded"
-    return (f"{y} at the recorded iterates against {what}: for each configuration the median "
+    return (f"Best {y} among the points evaluated so far against {what}: for each "
+            f"configuration the median "
             f"over its seeds, starting at f(x0), drawn at {start} (a log axis has no 0); bold "
             f"with a 25–75% band is each optimizer's best configuration (see the table), faint "
             "are its others; dashed lines are the value targets.")

@@ -20,7 +20,7 @@ from pathlib import Path
 from .errors import UsageError
 
 FORMATS = ("png", "svg", "pdf")
-TRACE_COLUMNS_USED = ("evaluations", "time_s", "f", "x_0", "x_1")
+TRACE_COLUMNS_USED = ("evaluations", "time_s", "f", "f_best", "x_0", "x_1")
 
 
 def report_command(args: argparse.Namespace) -> int:
