@@ -158,13 +158,16 @@ def slug(text: str, taken: set[str]) -> str:
 
 
 def step_values(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """y of the last record at or before each grid point (NaN before the first record).
+    """y of the last record at or before each grid point.
 
-    After its last record a run keeps its last value: it stopped there.
+    Before its first record a run is still at its start, the first record's value (on a time
+    axis a slow run's first record comes late; leaving it out would lift the median when it
+    enters). After its last record a run keeps its last value: it stopped there.
     """
+    if not len(y):
+        return np.full(len(grid), np.nan)
     idx = np.searchsorted(x, grid, side="right") - 1
-    out = y[np.clip(idx, 0, None)] if len(y) else np.full(len(grid), np.nan)
-    return np.where(idx >= 0, out, np.nan)
+    return y[np.clip(idx, 0, None)]
 
 
 def quartiles(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -38,6 +38,7 @@ class Recorder:
         self.rows: list[tuple] = []
         self.next = 0
         self.last: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+        self.best = math.inf
 
     def due(self, iteration: int) -> bool:
         return iteration >= self.next
@@ -47,8 +48,11 @@ class Recorder:
         start = perf_counter()
         elapsed = start - o.t0 - o.paused
         f, gnorm, dist = self.measure(x)
+        # best over every point seen: the oracle's evaluations and the recorded iterates (NAG
+        # evaluates only look-ahead points, never its iterates); non-increasing by construction
+        self.best = min(self.best, o.best_f, f) if math.isfinite(f) else min(self.best, o.best_f)
         self.rows.append((
-            iteration, o.evaluations, o.n_fev, o.n_gev, elapsed, f, min(o.best_f, f), gnorm, dist,
+            iteration, o.evaluations, o.n_fev, o.n_gev, elapsed, f, self.best, gnorm, dist,
             *x[: self.x_cols],
         ))
         self.next = max(iteration + 1, int(iteration * RECORD_GROWTH))
@@ -120,7 +124,7 @@ def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray) -> RunRecord:
     return RunRecord(
         spec, status, message, n_iter=k, n_eval=oracle.evaluations, n_fev=oracle.n_fev,
         n_gev=oracle.n_gev, wall_time_s=wall, f_final=f_final,
-        f_best=min(oracle.best_f, f_final) if math.isfinite(f_final) else oracle.best_f,
+        f_best=min(rec.best, oracle.best_f),
         f_opt=problem.f_opt, dist_final=d_final, grad_norm_final=g_final,
         target_hit=hit is not None, fev_to_target=hit[0] if hit else None,
         time_to_target=hit[1] if hit else None, dim=problem.dim, hits=oracle.hits,

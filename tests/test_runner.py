@@ -79,6 +79,26 @@ def test_trace_is_log_spaced_and_monitoring_is_free():
     assert set(rec.trace) >= {"x_0", "x_1", "f", "f_best", "grad_norm", "time_s"}
 
 
+def test_best_so_far_counts_every_point_seen_and_never_rises():
+    """NAG evaluates look-ahead points only; the trace's f_best takes its iterates in as well."""
+    lr, gamma, steps = 3.0, 0.9, 40
+    rec = execute(spec(pp={"dim": 2, "x0": [2.5, 2.0]}, opt="nag",
+                       op={"lr": lr, "momentum": gamma}, budget=Budget(iterations=steps)))
+    ackley = Ackley(dim=2)
+    x, v = np.array([2.5, 2.0]), np.zeros(2)
+    best, want = ackley.value(x), [ackley.value(x)]  # the plain loop, written from the seed
+    for _ in range(steps):
+        f_look, g = ackley.value_and_grad(x - gamma * v)
+        v = gamma * v + lr * g
+        x = x - v
+        best = min(best, f_look, ackley.value(x))
+        want.append(best)
+    it = rec.trace["iteration"]
+    np.testing.assert_allclose(rec.trace["f_best"], np.array(want)[it], rtol=1e-12)
+    assert np.all(np.diff(rec.trace["f_best"]) <= 0)
+    assert rec.f_best == pytest.approx(want[-1], rel=1e-12)
+
+
 def test_iteration_and_time_budgets():
     rec = execute(spec(budget=Budget(iterations=7)))
     assert rec.status is Status.BUDGET and rec.n_iter == 7 and "iteration budget" in rec.message
