@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import UsageError
 
 FORMATS = ("png", "svg", "pdf")
+FAILED_FIGURE = "could not be drawn"
 TRACE_COLUMNS_USED = ("evaluations", "time_s", "f", "f_best", "x_0", "x_1")
 
 
@@ -36,8 +37,13 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_report(root: str | Path, quiet: bool = False, fmt: str = "png") -> Path | None:
-    """Write the report of the results folder ``root``; its report.html, or None without runs."""
+def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
+                 brief: bool = False) -> Path | None:
+    """Write the report of the results folder ``root``; its report.html, or None without runs.
+
+    Each note on what was left out goes to stderr; ``brief`` (the end of ``optbench run``) prints
+    only the figures that failed and a count of the rest, which the page lists in full.
+    """
     from .report_data import load_results
 
     if fmt not in FORMATS:
@@ -59,8 +65,13 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png") -> Pat
                   notes=notes)
     written = write_pages(page)
     if not quiet:
-        for note in notes:
+        failed = [n for n in notes if FAILED_FIGURE in n]
+        for note in failed if brief else notes:
             print(f"report: left out: {note}", file=sys.stderr)
+        if brief and len(notes) > len(failed):
+            print(f"report: {len(notes) - len(failed)} notes on what it leaves out and why are "
+                  f"under 'Left out, and why' in {written.name} (or run optbench report)",
+                  file=sys.stderr)
     return written
 
 
@@ -160,7 +171,7 @@ def _guard(what: str, draw, *args):
     try:
         got = draw(*args)
     except Exception as e:
-        return [], [f"{what} could not be drawn ({type(e).__name__}: {e})"]
+        return [], [f"{what} {FAILED_FIGURE} ({type(e).__name__}: {e})"]
     if isinstance(got, tuple):  # (figure or None, notes)
         figure, notes = got
         return ([figure] if figure is not None else []), notes

@@ -48,7 +48,7 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.no_report:
         from .report import build_report
 
-        written = build_report(store.root, quiet=args.quiet)
+        written = build_report(store.root, quiet=args.quiet, brief=True)
         if not args.quiet and written:
             print(f"report: {written}")
     if refused:

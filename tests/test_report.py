@@ -364,6 +364,10 @@ def test_problem_without_known_minimum(tmp_path, capsys):
     out = _sweep(tmp_path, NO_MINIMUM, report=True)  # `optbench run` builds the report itself
     assert (out / "report.html").is_file() and (out / "report.md").is_file()
     capsys.readouterr()
+    build_report(out, brief=True)  # as at the end of `optbench run`: a count, the page has them
+    run_err = capsys.readouterr().err
+    assert "notes on what it leaves out and why are under 'Left out, and why'" in run_err
+    assert "no known minimum f*" not in run_err
     assert main(["report", str(out)]) == 0
     err = capsys.readouterr().err
     assert "no known minimum f*" in err and "no ECDF" in err
