@@ -100,6 +100,8 @@ def curves(view: ProblemView, column: str):
     for optimizer, label, pairs in per_config:
         end = finite_max([x[-1] for x, _ in pairs], grid[0])
         g = grid[grid <= end] if (grid <= end).any() else grid[:1]
+        if g[-1] < end:  # the shared grid falls short of the last record: draw where it ended
+            g = np.append(g, end)
         starts = [y[0] for _, y in pairs]  # a trace's first record is the start x0
         later = np.vstack([step_values(x, y, g) for x, y in pairs])
         values = np.column_stack([starts, later])

@@ -536,6 +536,12 @@ def test_convergence_curves_start_at_the_start_value(main_sweep, summary):
                 want = np.percentile(starts[view.label], [50, 25, 75])
                 np.testing.assert_allclose([median[0], q25[0], q75[0]], want, rtol=1e-9,
                                            err_msg=f"{view.label} {label} {column}")
+                # ... and ends at the runs' final best, from the summary rows
+                rows = summary[(summary.problem_label == view.label)
+                               & (summary.optimizer_label == label)]
+                final = np.median(rows.f_best - (0.0 if view.f_opt is None else view.f_opt))
+                if final > 1e-9:  # above the log floor
+                    assert median[-1] == pytest.approx(final, rel=1e-9), (view.label, label)
                 # best so far, as targets judge: a median of non-increasing runs never rises
                 seen = median[np.isfinite(median)]
                 assert np.all(np.diff(seen) <= 0), f"{view.label} {label} {column}"
