@@ -1,6 +1,29 @@
 import numpy as np
 import pytest
 
+# Source of a plugin file: 0.5 |x|^2 from (10, 10), the healthy base the faulty test problems
+# written next to it override.
+QUADRATIC_PLUGIN = '''
+import numpy as np
+from problems.base import Problem
+
+
+class Quadratic(Problem):
+    name = "quadratic"
+
+    def __init__(self):
+        self.dim = 2
+
+    def initial_point(self, rng):
+        return np.array([10.0, 10.0])
+
+    def value_and_grad(self, x):
+        return 0.5 * float(x @ x), x.copy()
+
+    def value(self, x):
+        return self.value_and_grad(x)[0]
+'''
+
 
 def central_diff(f, x, h=1e-6):
     """A plain central difference written for the tests, independent of problems.base."""

@@ -13,27 +13,10 @@ from bench.config import load_sweep
 from bench.records import Status
 from bench.runner import IDLE_STEPS, execute
 from bench.spec import Budget, RunSpec, canonical
+from tests.conftest import QUADRATIC_PLUGIN
 
-PLUGINS = '''
-import numpy as np
+PLUGINS = QUADRATIC_PLUGIN + '''
 from optimizers.base import Optimizer
-from problems.base import Problem
-
-
-class Quadratic(Problem):
-    name = "quadratic"
-
-    def __init__(self):
-        self.dim = 2
-
-    def initial_point(self, rng):
-        return np.array([10.0, 10.0])
-
-    def value_and_grad(self, x):
-        return 0.5 * float(x @ x), x.copy()
-
-    def value(self, x):
-        return self.value_and_grad(x)[0]
 
 
 class NaNGradientBelow(Quadratic):

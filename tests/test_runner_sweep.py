@@ -16,27 +16,10 @@ import pytest
 
 from bench.cli import main
 from bench.report_data import load_results
+from tests.conftest import QUADRATIC_PLUGIN
 
-PLUGINS = '''
+PLUGINS = QUADRATIC_PLUGIN + '''
 import ctypes
-import numpy as np
-from problems.base import Problem
-
-
-class Quadratic(Problem):
-    name = "quadratic"
-
-    def __init__(self):
-        self.dim = 2
-
-    def initial_point(self, rng):
-        return np.array([10.0, 10.0])
-
-    def value_and_grad(self, x):
-        return 0.5 * float(x @ x), x.copy()
-
-    def value(self, x):
-        return self.value_and_grad(x)[0]
 
 
 class HangsInC(Quadratic):

@@ -15,28 +15,10 @@ import pytest
 
 from bench.cli import main
 from bench.store import Store
+from tests.conftest import QUADRATIC_PLUGIN
 
-FAULTY = '''
+FAULTY = QUADRATIC_PLUGIN + '''
 import time
-import numpy as np
-from problems.base import Problem
-
-
-class Quadratic(Problem):
-    """0.5 |x|^2 from (10, 10); the healthy base of the faulty ones."""
-    name = "quadratic"
-
-    def __init__(self):
-        self.dim = 2
-
-    def initial_point(self, rng):
-        return np.array([10.0, 10.0])
-
-    def value_and_grad(self, x):
-        return 0.5 * float(x @ x), x.copy()
-
-    def value(self, x):
-        return self.value_and_grad(x)[0]
 
 
 class Raises(Quadratic):
