@@ -31,8 +31,16 @@ def _key_value(text: str) -> tuple[str, object]:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    import math
+
     from bench.gradcheck import check_gradient
     from bench.plugins import make_problem
+
+    if not (math.isfinite(args.tol) and args.tol > 0):
+        raise UsageError(f"check: --tol must be a number > 0 (a relative error), got {args.tol}")
+    if args.points < 0:
+        raise UsageError(f"check: --points must be >= 0 (random points besides the start), "
+                         f"got {args.points}")
 
     try:
         problem = make_problem(args.problem, dict(_key_value(p) for p in args.param or []))

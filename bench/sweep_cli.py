@@ -196,6 +196,8 @@ def summary_table(df) -> str:
             _fmt(_median([r["wall_time_s"] for r in rs])),
             " ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
         ))
+    if not rows:
+        return "no runs: nothing in this sweep was run (see the lines above)"
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])

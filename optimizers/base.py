@@ -87,6 +87,13 @@ class Optimizer:
     def _start(self, x0: np.ndarray) -> None:
         raise NotImplementedError
 
+    def __getattr__(self, attr: str):
+        # reached only for attributes never set: the iteration state before start() is one
+        if not attr.startswith("__") and "oracle" not in self.__dict__:
+            raise AttributeError(f"{self.name}: no {attr!r} yet: call start(oracle, x0) "
+                                 "before step()")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
     def step(self) -> np.ndarray:
         """One iteration of the method; returns the new iterate (not to be modified)."""
         raise NotImplementedError

@@ -165,6 +165,15 @@ def test_ackley_near_its_kink_passes(capsys):
     assert result.passed and result.finest_step < FIRST_STEP
     assert "down to" in result.lines()[0]
 
+    # a start 1e-5 ... 1e-7 from the kink: the step must shrink below that distance (by 1e-8
+    # the rounding floor of so small a step reaches tol: differences cannot tell any more)
+    for offset in (1e-5, 1e-6, 1e-7):
+        x = np.array([offset, offset])
+        ref = _ackley_complex_step(x)
+        assert np.linalg.norm(p.grad(x) - ref) <= 1e-12 * np.linalg.norm(ref)
+        result = check_gradient(problems.make("ackley", x0=x.tolist()), points=0)
+        assert result.passed and result.finest_step < offset, offset
+
 
 def test_a_sharply_curved_safe_norm_passes(capsys):
     p = problems.make("discriminative", embed_dim=1, hidden=2)
@@ -250,3 +259,30 @@ def test_directions_are_measured_against_the_whole_gradient():
     whole = 0.5 * abs(g[base.blocks["W1"].start + 5]) / np.linalg.norm(g)
     assert whole > 1e-4
     assert 0.1 * whole < max(errors) < 4 * whole
+
+
+class _OffOutsideTheSample(problems.Problem):
+    """Σ sin(x_i) in 3,000 dimensions, its gradient off by 1e-2 in one coordinate only."""
+
+    name = "off_outside_the_sample"
+    dim = 3000
+
+    def initial_point(self, rng):
+        return rng.normal(size=self.dim)
+
+    def value(self, x):
+        return float(np.sum(np.sin(x)))
+
+    def grad(self, x):
+        g = np.cos(x)
+        g[1234] += 1e-2
+        return g
+
+
+def test_an_error_outside_the_sampled_coordinates_is_said_so():
+    result = check_gradient(_OffOutsideTheSample(), points=1, seed=0)
+    assert not result.passed
+    # the exact error along a unit u is 1e-2·|u_1234| against |g·u| ~ ‖g‖/sqrt(n): far above tol
+    assert result.direction_error > 1e-5
+    assert result.block_error["x"] == 0  # seed 0 samples 64 coordinates, not 1234
+    assert "error sits in coordinates outside the sample" in "\n".join(result.lines())

@@ -343,3 +343,10 @@ def test_stopping_early_leaves_nothing_running(name):
     opt.close()
     assert threading.active_count() == threads
     assert len(multiprocessing.active_children()) == children
+
+
+@pytest.mark.parametrize("name", ["nag", "adam", "adagrad", "lbfgsb", "nelder-mead"])
+def test_step_before_start_says_what_to_do(name):
+    with pytest.raises(AttributeError, match=rf"^{name}: no '\w+' yet: call start\(oracle, x0\) "
+                                             r"before step\(\)$"):
+        optimizers.make(name).step()

@@ -456,6 +456,16 @@ def test_a_file_plugin_with_a_wrong_gradient_is_left_out(tmp_path, capsys, probl
     assert r.returncode == 1 and "FAIL" in r.stdout and words[1] in r.stdout, r.stdout
 
 
+def test_a_sweep_whose_every_problem_is_refused_ends_cleanly(tmp_path, capsys):
+    cfg = _sweep(tmp_path, "good.py:WrongGrad")
+    cfg.write_text(cfg.read_text().replace("  - good.py:Sphere: {}\n", ""))
+    code = main(["run", str(cfg), "--out", str(tmp_path / "o"), "--workers", "0"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert "no runs: nothing in this sweep was run" in captured.out
+    assert "not run, its gradient check failed: good.py:WrongGrad" in captured.err
+
+
 CONST = '''
 import numpy as np
 from problems import Problem
