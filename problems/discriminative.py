@@ -123,6 +123,16 @@ class Discriminative(Problem):
         self.eps = check_number(owner, "eps", eps, low=0, low_open=True)
         self.u, self.cluster, self.image_of = synthetic_images(
             self.images, self.size, self.instances, self.seed)
+        # blobs may overlap, but an image needs a blob beside its background for the loss to
+        # have anything to pull together or push apart, and pixels enough for its blobs
+        per_image = np.bincount(self.image_of, minlength=self.images)
+        if per_image.min() < 2 or self.instances > self.size**2 - 1:
+            raise ValueError(
+                f"discriminative: parameters 'size' and 'instances': {self.instances} blobs on a "
+                f"{self.size}x{self.size} image leave {per_image.min()} region(s) in some image "
+                f"(seed {self.seed}); give at least instances + 1 pixels and a size that fits a "
+                "blob (the default: size 16, 3 instances)"
+            )
         K = self.image_of.size
         self.counts = np.bincount(self.cluster, minlength=K).astype(float)  # N_c
         C = np.bincount(self.image_of, minlength=self.images).astype(float)[self.image_of]

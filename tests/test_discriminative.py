@@ -171,7 +171,10 @@ def test_short_optimisation_lowers_the_loss_without_collapse():
      ({"embed_dim": -1}, "'embed_dim'"),
      ({"delta_v": -0.1}, "'delta_v' must be a number >= 0"),
      ({"eps": 0}, "'eps' must be a number > 0"),
-     ({"gamma": "big"}, "'gamma'")],
+     ({"gamma": "big"}, "'gamma'"),
+     # a 1x1 image is one region; 4x4 pixels cannot show 500 blobs
+     ({"size": 1}, "3 blobs on a 1x1 image leave 1 region"),
+     ({"size": 4, "instances": 500}, "'size' and 'instances'")],
 )
 def test_bad_parameters(params, needle):
     with pytest.raises(ValueError, match=needle):
