@@ -52,16 +52,21 @@ class Ackley(Problem):
         self.c = check_number(self.name, "c", c)
         self.x0 = None
         if x0 is not None:
-            x0 = np.asarray(x0, dtype=float)
-            if x0.shape != (self.dim,) or not np.isfinite(x0).all():
-                raise ValueError(
-                    f"ackley: parameter 'x0' must be a list of {self.dim} finite numbers, "
-                    f"got {x0.tolist()!r}"
-                )
-            self.x0 = x0
+            self.x0 = self._start_point(x0)
         self.bounds = None  # the domain only says where starts are drawn; runs are unbounded
         self.x_opt = np.zeros(self.dim)
         self.f_opt = 0.0
+
+    def _start_point(self, x0) -> np.ndarray:
+        try:
+            x = np.asarray(x0, dtype=float)
+        except (TypeError, ValueError):  # [1, 'a']
+            x = None
+        if x is None or x.shape != (self.dim,) or not np.isfinite(x).all():
+            raise ValueError(
+                f"ackley: parameter 'x0' must be a list of {self.dim} finite numbers, got {x0!r}"
+            )
+        return x
 
     def initial_point(self, rng: np.random.Generator) -> np.ndarray:
         if self.x0 is not None:

@@ -108,11 +108,11 @@ def matrix(path: str | Path) -> np.ndarray:
     path = _existing(path)
     try:
         x = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",", ndmin=2)
+        x = np.asarray(x, dtype=float)  # a .npy of strings fails here, not in the first product
     except ValueError as e:
         raise DataError(f"{path}: not a numeric table ({e})") from None
     if x.ndim != 2 or min(x.shape) < 1:
         raise DataError(f"{path}: expected a 2-D table (samples x features), got shape {x.shape}")
-    x = np.asarray(x, dtype=float)
     _check_finite(path, x)
     return x
 

@@ -69,6 +69,7 @@ def test_x0_and_random_start(rng):
         ({"dim": 2.5}, "'dim'"),
         ({"b": -1}, "'b' must be a number > 0"),
         ({"dim": 2, "x0": [1, 2, 3]}, "'x0' must be a list of 2"),
+        ({"dim": 2, "x0": [1, "a"]}, "'x0' must be a list of 2 finite numbers, got \\[1, 'a'\\]"),
     ],
 )
 def test_bad_parameters(params, needle):

@@ -44,6 +44,13 @@ def test_group_lasso_refuses_nan_and_inf_in_csv(tmp_path):
             "group_lasso", data={"path": str(path)})
 
 
+def test_group_lasso_refuses_a_npy_of_strings(tmp_path):
+    path = tmp_path / "words.npy"
+    np.save(path, np.array([["a", "b"], ["c", "d"]]))
+    _raises(f"group_lasso: parameter 'data': {path}: not a numeric table", "group_lasso",
+            data={"path": str(path)})
+
+
 def test_autoencoder_refuses_nan_in_npz(tmp_path, rng):
     images = rng.uniform(0, 1, (4, 2, 3))
     images[1, 0, 2] = np.nan  # NaN < 0 and NaN > 1 are both False: the range test lets it by
