@@ -61,7 +61,8 @@ def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:
                     yield future.result()
                 except FutureTimeout:
                     yield RunRecord(spec, Status.TIMEOUT,
-                                    f"killed after the hard limit of {spec.timeout:g} s")
+                                    f"killed after the hard limit of {spec.timeout:g} s",
+                                    wall_time_s=spec.timeout)
                 except ProcessExpired as e:
                     yield RunRecord(spec, Status.ERROR,
                                     f"the worker process died (exit code {e.exitcode})")
@@ -160,7 +161,8 @@ def bounded_execute(spec: RunSpec) -> RunRecord:
         return pickle.loads(_read(helper, size, deadline))
     except FutureTimeout:
         _stop(helper)
-        return RunRecord(spec, Status.TIMEOUT, f"killed after the hard limit of {spec.timeout:g} s")
+        return RunRecord(spec, Status.TIMEOUT, f"killed after the hard limit of {spec.timeout:g} s",
+                         wall_time_s=spec.timeout)
     except (EOFError, OSError):  # the run took its process with it (a crash in C, OOM)
         return RunRecord(spec, Status.ERROR,
                          f"the worker process died (exit code {_stop(helper)})")

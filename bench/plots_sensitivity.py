@@ -55,6 +55,11 @@ def swept(view: ProblemView) -> dict[str, list[tuple[str, str, list[tuple[float,
     for optimizer, rows in view.runs.groupby("optimizer", sort=False):
         configs = [(flatten(json.loads(p)), g) for p, g in rows.groupby("optimizer_params",
                                                                          sort=False)]
+        # a parameter one configuration leaves at its default still varies: lbfgsb against
+        # lbfgsb(maxcor=5) is maxcor 10 against 5
+        given = {k for flat, _ in configs for k in flat}
+        defaults = {k: v for k, v in _defaults(optimizer).items() if k in given}
+        configs = [({**defaults, **flat}, g) for flat, g in configs]
         for key in dict.fromkeys(k for flat, _ in configs for k in flat):
             lines: dict[str, list] = defaultdict(list)
             for flat, g in configs:
@@ -66,6 +71,17 @@ def swept(view: ProblemView) -> dict[str, list[tuple[str, str, list[tuple[float,
                     fixed = ", ".join(f"{k}={_short(v)}" for k, v in json.loads(others).items())
                     out[key].append((optimizer, fixed, sorted(points, key=lambda p: p[0])))
     return dict(out)
+
+
+def _defaults(optimizer: str) -> dict[str, object]:
+    """The optimizer's numeric defaults (none when it cannot be looked up, e.g. a moved plugin)."""
+    import optimizers
+
+    try:
+        params = optimizers.registry.params(optimizer)
+    except Exception:
+        return {}
+    return {p.name: p.default for p in params if _numeric(p.default)}
 
 
 def _short(v) -> str:

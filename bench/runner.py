@@ -104,7 +104,10 @@ def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray) -> RunRecord:
     if status is not Status.ERROR and not np.isfinite(x).all():
         status = Status.NAN
         message = oracle.nonfinite_gradient() or f"iterate is not finite at iteration {k}"
-    if rec.rows[-1][0] != k or status is Status.TARGET:
+    last = rec.rows[-1]
+    if last[0] != k or last[1] != oracle.evaluations or status is Status.TARGET:
+        # the stop's own row: also when evaluations were spent inside an unfinished iteration
+        # (Nelder-Mead building its simplex), so the curve runs out to what was charged
         rec.record(k, x)
     f_final, g_final, d_final = rec.last
     if status in (Status.CONVERGED, Status.BUDGET) and not math.isfinite(g_final):

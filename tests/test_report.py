@@ -546,3 +546,19 @@ def test_convergence_curves_start_at_the_start_value(main_sweep, summary):
                 seen = median[np.isfinite(median)]
                 assert np.all(np.diff(seen) <= 0), f"{view.label} {label} {column}"
 
+
+
+def test_a_configuration_at_its_default_is_on_the_sensitivity_line():
+    """lbfgsb next to lbfgsb(maxcor=5) is a sweep over maxcor: 10 (scipy's default m) and 5."""
+    from types import SimpleNamespace
+
+    from bench.plots_sensitivity import swept
+
+    runs = pd.DataFrame({"optimizer": ["lbfgsb"] * 4, "seed": [0, 1, 0, 1],
+                         "optimizer_params": ["{}", "{}", '{"maxcor":5}', '{"maxcor":5}']})
+    lines = swept(SimpleNamespace(runs=runs))
+    ((optimizer, fixed, points),) = lines["maxcor"]
+    assert optimizer == "lbfgsb" and fixed == ""
+    assert [x for x, _ in points] == [5.0, 10.0]
+    assert [len(g) for _, g in points] == [2, 2]
+    assert set(lines) == {"maxcor"}  # ftol, gtol, maxls were never given: no line for them
