@@ -24,6 +24,8 @@ import optimizers
 import problems
 from optbench_registry import Registry, RegistryError
 
+from .spec import path_digest
+
 GROUPS = {"optbench.problems": problems.registry, "optbench.optimizers": optimizers.registry}
 broken: list[str] = []  # one line per plugin that could not be registered
 _broken_names: dict[tuple[str, str], str] = {}  # (kind, name) -> that line
@@ -116,15 +118,20 @@ def resolve(registry: Registry, name: str, base_dir: str | Path = ".") -> str:
     target, _, attr = name.rpartition(":")
     if target.endswith(".py"):
         path = (Path(base_dir) / target).resolve()
-        key, where = f"{path}:{attr}", f"file {path}"
-        if key in registry:
-            return key
+        where = f"file {path}"
         if not path.is_file():
             raise RegistryError(f"{kind} {name!r}: {where} does not exist")
+        # keyed on the content too: a long-lived worker (Dask) that saw an older version of the
+        # file imports the new one, as the run id (which hashes the content) says it should
+        digest = path_digest(path)[:12]
+        key = f"{path}@{digest}:{attr}"
+        if key in registry:
+            return key
     else:
         key, where = name, f"module {target}"
     try:
-        module = _import_file(path) if target.endswith(".py") else importlib.import_module(target)
+        module = (_import_file(path, digest) if target.endswith(".py")
+                  else importlib.import_module(target))
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # SystemExit too, as for entry points
@@ -155,9 +162,9 @@ def make_optimizer(name: str, params: dict[str, Any], base_dir: str | Path = "."
     return optimizers.make(resolve(optimizers.registry, name, base_dir), **params)
 
 
-def _import_file(path: Path):
-    # one module per resolved path, named from it (stable across processes, never shown)
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+def _import_file(path: Path, content: str):
+    # one module per resolved path and content, named from them (stable, never shown)
+    digest = hashlib.sha1(f"{path}@{content}".encode()).hexdigest()[:12]
     module_name = f"optbench_plugin_{digest}"
     if module_name in sys.modules:
         return sys.modules[module_name]

@@ -117,9 +117,14 @@ def _is_file_entry(name: str) -> bool:
 def _file_digest(base_dir: str, name: str) -> str:
     path = Path(base_dir) / name.rpartition(":")[0]
     try:
-        stat = path.stat()
+        return path_digest(path)
     except OSError:  # not readable here: fall back to where it was named from
         return f"missing:{path.resolve()}"
+
+
+def path_digest(path: Path) -> str:
+    """The sha256 of the file at ``path`` as it is now (raises OSError when unreadable)."""
+    stat = path.stat()
     return _digest(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 

@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -505,3 +506,20 @@ def test_list_config_must_exist(tmp_path, capsys):
     assert main(["list", "--config", str(tmp_path / "nope.yaml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"optbench: error: {tmp_path / 'nope.yaml'}: no such config file"]
+
+
+def test_an_edited_file_plugin_is_imported_again_in_the_same_process(tmp_path):
+    """A long-lived worker (Dask) must run the file as it is now, as the run id says."""
+    from bench.plugins import make_problem
+
+    path = tmp_path / "shift.py"
+    source = ("import numpy as np\nfrom problems import Problem\n\n\n"
+              "class Shifted(Problem):\n    dim = 2\n\n    def initial_point(self, rng):\n"
+              "        return np.zeros(2)\n\n    def value(self, x):\n"
+              "        return float(x @ x) + SHIFT\n\n\nSHIFT = {}\n")
+    values = []
+    for shift in (100.0, 200.0):
+        path.write_text(source.format(shift))
+        os.utime(path, ns=(int(shift) * 10**9, int(shift) * 10**9))  # mtime moves on, as edits do
+        values.append(make_problem("shift.py:Shifted", {}, tmp_path).value(np.array([1.0, 2.0])))
+    assert values == [105.0, 205.0]
