@@ -9,6 +9,7 @@ killing its worker process (pebble); on Dask each run goes to a helper process i
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import select
@@ -95,9 +96,11 @@ def _dask(address: str):
             from None
     try:
         client = Client(address, timeout="10s")
-    except OSError as e:  # nothing listening, wrong address: the user's to fix
-        raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler there ({e})") \
-            from None
+    except Exception as e:  # nothing listening, a malformed address, not a scheduler: the user's
+        raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler there "
+                         f"({type(e).__name__}: {e})") from None
+    # distributed logs a lost scheduler as tracebacks; the sweep says it in one line instead
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     try:
         yield lambda specs: dask_cluster(specs, client, address)
     finally:

@@ -25,7 +25,10 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError("--resume and --force exclude each other: continue, or start over")
     if args.workers is not None and args.workers < 0:
         raise UsageError(f"--workers must be >= 0 (0 runs in this process), got {args.workers}")
-    store = Store(args.out or Path("results") / sweep.name)
+    out = Path(args.out) if args.out else Path("results") / sweep.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file; give a folder for the results")
+    store = Store(out)
     stored = store.stored_ids()
     if stored and not (args.resume or args.force):
         raise UsageError(
@@ -119,7 +122,11 @@ def _entry_checks(sweep: Sweep) -> set[tuple[str, str]]:
                    for key, spec in firsts.items()}
         for key, future in futures.items():
             spec = firsts[key]
-            lines = _outcome(spec, future)
+            try:
+                lines = _outcome(spec, future)
+            except KeyboardInterrupt:  # leaving the block would join a check stuck in C first
+                pool.stop()
+                raise
             if not lines:
                 continue
             refused.add(key)
