@@ -206,13 +206,14 @@ def _draw_paths(ax, paths, view: ProblemView, width: float) -> list:
     handles = []
     for i, (optimizer, label, seed, status, xs, ys) in enumerate(paths):
         color = view.colors[optimizer]
-        # markers shrink path by path, so marks on one point stay visible as concentric rings
+        # start rings shrink path by path: starts on one point stay visible, concentric
         grow = 2.0 * (len(paths) - 1 - i)
         ax.plot(xs, ys, color=color, lw=1.4, marker=".", ms=3, zorder=3, alpha=0.9)
         ax.plot(xs[0], ys[0], marker="o", ms=8 + grow, mfc="none", mec=color, mew=1.8,
                 zorder=4 + i)
-        ax.plot(xs[-1], ys[-1], marker="s", ms=6 + grow, mfc=color, mec="black", mew=0.6,
-                zorder=4 + i)
+        # ends above the x* star: an end on the minimizer is the success to see
+        ax.plot(xs[-1], ys[-1], marker="s", ms=7, mfc=color, mec="black", mew=0.6,
+                zorder=21 + i)
         still = _stayed(xs, ys, width)
         text = f"{label}, seed {seed} ({status}{'; ' + still if still else ''})"
         handles.append(Line2D([], [], color=color, lw=1.4, marker="o" if still else ".",

@@ -30,6 +30,8 @@ def label(name: str, params: dict[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, bool):  # as the config wrote it
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, list):
