@@ -131,7 +131,7 @@ def resolve(registry: Registry, name: str, base_dir: str | Path = ".") -> str:
         key, where = name, f"module {target}"
     try:
         module = (_import_file(path, digest) if target.endswith(".py")
-                  else importlib.import_module(target))
+                  else _import_module(target, base_dir))
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # SystemExit too, as for entry points
@@ -160,6 +160,20 @@ def make_problem(name: str, params: dict[str, Any], base_dir: str | Path = ".",
 
 def make_optimizer(name: str, params: dict[str, Any], base_dir: str | Path = "."):
     return optimizers.make(resolve(optimizers.registry, name, base_dir), **params)
+
+
+def _import_module(target: str, base_dir: str | Path):
+    """``package.module``, found on sys.path or else beside the config (as file.py names are)."""
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as e:
+        if e.name != target.partition(".")[0]:
+            raise  # the module was found; something it imports is missing
+    sys.path.insert(0, str(Path(base_dir).resolve()))
+    try:
+        return importlib.import_module(target)
+    finally:
+        sys.path.pop(0)
 
 
 def _import_file(path: Path, content: str):

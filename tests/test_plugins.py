@@ -523,3 +523,23 @@ def test_an_edited_file_plugin_is_imported_again_in_the_same_process(tmp_path):
         os.utime(path, ns=(int(shift) * 10**9, int(shift) * 10**9))  # mtime moves on, as edits do
         values.append(make_problem("shift.py:Shifted", {}, tmp_path).value(np.array([1.0, 2.0])))
     assert values == [105.0, 205.0]
+
+
+def test_a_module_beside_the_config_is_found_without_installing(tmp_path, capsys):
+    """`- pkg.loss:Quad` next to the config works as `- file.py:Class` does, from any cwd."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "loss.py").write_text(
+        "import numpy as np\nfrom problems import Problem\n\n\nclass Quad(Problem):\n"
+        "    dim = 2\n\n    def initial_point(self, rng):\n        return np.ones(2)\n\n"
+        "    def value(self, x):\n        return float(x @ x)\n\n"
+        "    def grad(self, x):\n        return 2 * x\n")
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("name: m\nproblems:\n  - pkg.loss:Quad: {}\noptimizers:\n"
+                   "  - nag: {lr: 0.1, momentum: 0.0}\nbudget: {iterations: 3}\n")
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--workers", "0", "--quiet",
+                 "--no-report"]) == 0
+    df = pd.read_parquet(out / "summary.parquet")
+    # plain gradient descent on |x|^2 from (1, 1): x_k = (1 - 2·0.1)^k (1, 1)
+    assert df.f_final.iloc[0] == pytest.approx(2 * 0.8 ** 6, rel=1e-12)
