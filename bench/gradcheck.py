@@ -202,7 +202,8 @@ def _contract(problem: Problem, x: np.ndarray, f, g) -> str:
     if np.shape(x) != (n,):
         return f"initial_point returned shape {np.shape(x)}, expected ({n},)"
     v = problem.value(x)
-    for method, out in (("value", v), ("value_and_grad", f)):  # value first: it may be the only
+    # value first: it may be all the problem defines (the base builds value_and_grad on it)
+    for method, out in (("value", v), ("value_and_grad", f)):
         if np.ndim(out) != 0 or not np.isrealobj(out) or isinstance(out, bool | str):
             return f"{method} returned a value of type {type(out).__name__}, expected a float"
     if np.shape(g) != (n,):

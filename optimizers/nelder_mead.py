@@ -1,4 +1,4 @@
-"""Nelder-Mead, a step-by-step port of scipy's ``_minimize_neldermead``.
+"""Nelder-Mead, a step-by-step port of scipy's Nelder-Mead loop (scipy.optimize._optimize).
 
 Algorithm (one step; the simplex x_0 … x_n is kept sorted so that f_0 <= … <= f_n)::
 
