@@ -95,7 +95,7 @@ def _dask(address: str):
         raise UsageError("--scheduler needs dask.distributed: pip install 'optbench[dask]'") \
             from None
     try:
-        client = Client(address, timeout="10s")
+        client = _connect(Client, address, seconds=20.0)
     except Exception as e:  # nothing listening, a malformed address, not a scheduler: the user's
         raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler there "
                          f"({type(e).__name__}: {e})") from None
@@ -106,6 +106,28 @@ def _dask(address: str):
     finally:
         with contextlib.suppress(Exception):  # a lost scheduler may not close cleanly
             client.close(timeout=5)
+
+
+def _connect(Client, address: str, seconds: float):
+    """``Client(address)`` within ``seconds``, handshake included: Client's own timeout covers
+    the connect only, so a server that accepts and never answers (not a scheduler) would hang.
+    The attempt runs on a daemon thread, which a refused connection leaves behind harmlessly."""
+    result: list = []
+
+    def attempt():
+        try:
+            result.append(Client(address, timeout=f"{seconds / 2:g}s"))
+        except Exception as e:
+            result.append(e)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not result:
+        raise TimeoutError(f"no scheduler handshake within {seconds:g} s")
+    if isinstance(result[0], Exception):
+        raise result[0]
+    return result[0]
 
 
 def dask_cluster(specs: list[RunSpec], client, address: str) -> Iterator[RunRecord]:
