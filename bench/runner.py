@@ -40,9 +40,6 @@ class Recorder:
         self.last: tuple[float, float, float] = (math.nan, math.nan, math.nan)
         self.best = math.inf
 
-    def due(self, iteration: int) -> bool:
-        return iteration >= self.next
-
     def record(self, iteration: int, x: np.ndarray) -> None:
         o = self.oracle
         start = perf_counter()
@@ -144,6 +141,7 @@ def _loop(spec: RunSpec, optimizer, oracle: CountingOracle, rec: Recorder, x0: n
     """
     max_iter = spec.budget.iterations or math.inf
     max_seconds = spec.budget.seconds or math.inf
+    timed = max_seconds < math.inf
     k, x, shape = 0, x0, x0.shape
     try:
         rec.record(0, x0)
@@ -163,9 +161,9 @@ def _loop(spec: RunSpec, optimizer, oracle: CountingOracle, rec: Recorder, x0: n
             k += 1
             if oracle.target_at is not None and stop_at_target:
                 return Status.TARGET, "", k, x
-            if rec.due(k):
+            if k >= rec.next:  # the next record is due (a bare comparison: the hot path)
                 rec.record(k, x)
-            if oracle.elapsed() >= max_seconds:
+            if timed and oracle.elapsed() >= max_seconds:  # no clock read without a time budget
                 return Status.BUDGET, f"time budget of {spec.budget.seconds:g} s used up", k, x
             if k >= idle_at:  # no budget can stop a method that never evaluates
                 if oracle.evaluations == idle_evals:
