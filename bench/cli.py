@@ -47,7 +47,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     except USER_ERRORS:
         raise
     except (ValueError, TypeError) as e:  # a bad parameter value, named by the problem
-        raise UsageError(f"check {args.problem}: {e}") from None
+        said = str(e)
+        raise UsageError(said if said.startswith(f"{args.problem}:") else
+                         f"check {args.problem}: {said}") from None
     except Exception as e:  # the problem's constructor failed: its author's bug, one line
         raise UsageError(f"check {args.problem}: building it raised {type(e).__name__}: {e}") \
             from None
