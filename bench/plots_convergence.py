@@ -168,8 +168,9 @@ def _targets(ax, view: ProblemView) -> list:
 def _caption(view: ProblemView, what: str) -> str:
     y = "f(x) − f*" if view.f_opt is not None else "f(x) (f* unknown)"
     start = "evaluation 1" if what == "evaluations" else "the first time recorded"
+    drawn = [t for t in view.targets if view.f_opt is None or t > 0]  # as _targets draws them
+    targets = "; dashed lines are the value targets" if drawn else ""
     return (f"Best {y} among the points evaluated so far against {what}: for each "
-            f"configuration the median "
-            f"over its seeds, starting at f(x0), drawn at {start} (a log axis has no 0); bold "
-            f"with a 25–75% band is each optimizer's best configuration (see the table), faint "
-            "are its others; dashed lines are the value targets.")
+            f"configuration the median over its seeds, starting at f(x0), drawn at {start} (a "
+            f"log axis has no 0); bold with a 25–75% band is each optimizer's best configuration "
+            f"(see the table), faint are its others{targets}.")

@@ -562,3 +562,16 @@ def test_a_configuration_at_its_default_is_on_the_sensitivity_line():
     assert [x for x, _ in points] == [5.0, 10.0]
     assert [len(g) for _, g in points] == [2, 2]
     assert set(lines) == {"maxcor"}  # ftol, gtol, maxls were never given: no line for them
+
+
+def test_the_caption_mentions_dashed_targets_only_when_some_are_drawn():
+    from types import SimpleNamespace
+
+    from bench.plots_convergence import _caption
+
+    def caption(targets, f_opt):
+        return _caption(SimpleNamespace(targets=targets, f_opt=f_opt), "evaluations")
+
+    assert "dashed" not in caption([], None)  # a grad_norm target alone draws no line
+    assert "dashed" not in caption([0.0], 0.0)  # f − f* = 0 has no place on a log axis
+    assert "dashed lines are the value targets" in caption([5e-4], 0.0)
