@@ -132,8 +132,11 @@ class Registry:
             return self._entries[name]
         except KeyError:
             valid = ", ".join(self) or "none"
+            close = self.suggest(name)
+            hint = "" if close else ("; a plugin of yours? install its package, or name the "
+                                     "file that defines it as path/to/file.py:Class")
             raise RegistryError(
-                f"unknown {self.kind} {name!r}{self.suggest(name)}; known: {valid}"
+                f"unknown {self.kind} {name!r}{close}; known: {valid}{hint}"
             ) from None
 
 
