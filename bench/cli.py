@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .errors import USER_ERRORS, UsageError
+from .errors import USER_ERRORS, UsageError, describe
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -51,7 +51,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(said if said.startswith(f"{args.problem}:") else
                          f"check {args.problem}: {said}") from None
     except Exception as e:  # the problem's constructor failed: its author's bug, one line
-        raise UsageError(f"check {args.problem}: building it raised {type(e).__name__}: {e}") \
+        raise UsageError(f"check {args.problem}: building it raised {describe(e)}") \
             from None
     from threadpoolctl import threadpool_limits
 

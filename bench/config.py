@@ -30,7 +30,7 @@ import problems
 from optbench_registry import Registry
 
 from . import yamlio
-from .errors import USER_ERRORS, UsageError
+from .errors import USER_ERRORS, UsageError, describe
 from .plugins import resolve
 from .spec import Budget, RunSpec, Targets, canonical
 
@@ -306,7 +306,7 @@ def _build(path, where, make, name, params):
         key = f"{where}.{param}" if param else where
         raise ConfigError(f"{path}: {key}: {e}") from None
     except Exception as e:  # a plugin's constructor failing in its own way: still one line
-        raise ConfigError(f"{path}: {where}: building it raised {type(e).__name__}: {e}") \
+        raise ConfigError(f"{path}: {where}: building it raised {describe(e)}") \
             from None
 
 

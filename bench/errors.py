@@ -11,3 +11,9 @@ class UsageError(Exception):
 
 
 USER_ERRORS: tuple[type[Exception], ...] = (UsageError, ParameterError, RegistryError, DataError)
+
+
+def describe(e: BaseException) -> str:
+    """An exception as a person reads it in one line: ``TypeName: message`` (or the name)."""
+    text = str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__

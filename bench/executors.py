@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 
-from .errors import UsageError
+from .errors import UsageError, describe
 from .records import RunRecord, Status
 from .runner import execute
 from .spec import RunSpec
@@ -61,17 +61,24 @@ def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:
                 try:
                     yield future.result()
                 except FutureTimeout:
-                    yield RunRecord(spec, Status.TIMEOUT,
-                                    f"killed after the hard limit of {spec.timeout:g} s",
-                                    wall_time_s=spec.timeout)
+                    yield _killed(spec)
                 except ProcessExpired as e:
-                    yield RunRecord(spec, Status.ERROR,
-                                    f"the worker process died (exit code {e.exitcode})")
+                    yield _died(spec, e.exitcode)
                 except Exception as e:  # e.g. a record that could not be sent back
-                    yield RunRecord(spec, Status.ERROR, f"{type(e).__name__}: {e}")
+                    yield RunRecord(spec, Status.ERROR, describe(e))
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _killed(spec: RunSpec) -> RunRecord:
+    """The record of a run killed at its hard limit: it ran for all of it."""
+    return RunRecord(spec, Status.TIMEOUT, f"killed after the hard limit of {spec.timeout:g} s",
+                     wall_time_s=spec.timeout)
+
+
+def _died(spec: RunSpec, exit_code: int | None) -> RunRecord:
+    return RunRecord(spec, Status.ERROR, f"the worker process died (exit code {exit_code})")
 
 
 class ClusterLost(UsageError):
@@ -98,7 +105,7 @@ def _dask(address: str):
         client = _connect(Client, address, seconds=20.0)
     except Exception as e:  # nothing listening, a malformed address, not a scheduler: the user's
         raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler there "
-                         f"({type(e).__name__}: {e})") from None
+                         f"({describe(e)})") from None
     # distributed logs a lost scheduler as tracebacks; the sweep says it in one line instead
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
     try:
@@ -160,8 +167,7 @@ def dask_cluster(specs: list[RunSpec], client, address: str) -> Iterator[RunReco
 
 
 def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+    return describe(e).splitlines()[0]
 
 
 _local = threading.local()  # one helper per worker thread, reused from run to run
@@ -186,11 +192,9 @@ def bounded_execute(spec: RunSpec) -> RunRecord:
         return pickle.loads(_read(helper, size, deadline))
     except FutureTimeout:
         _stop(helper)
-        return RunRecord(spec, Status.TIMEOUT, f"killed after the hard limit of {spec.timeout:g} s",
-                         wall_time_s=spec.timeout)
+        return _killed(spec)
     except (EOFError, OSError):  # the run took its process with it (a crash in C, OOM)
-        return RunRecord(spec, Status.ERROR,
-                         f"the worker process died (exit code {_stop(helper)})")
+        return _died(spec, _stop(helper))
 
 
 def _start_helper() -> subprocess.Popen:

@@ -46,6 +46,8 @@ import numpy as np
 
 from problems.base import Problem
 
+from .errors import describe
+
 _EPS = np.finfo(float).eps
 # Five-point differences, error O(h⁴): with h = eps^(1/5) rounding and truncation balance near
 # eps^(4/5) ≈ 3e-13, so gradients of 1e-4 relative to f (an LSTM at its start) still resolve to
@@ -250,7 +252,7 @@ def check_gradient(
             if not (result.broken or result.mismatch):
                 result.mismatch = _disagreement(problem, x, f, k)
         except Exception as e:  # the problem's own bug: report it as the check's finding
-            result.broken = f"evaluating at point {k} raised {type(e).__name__}: {e}"
+            result.broken = f"evaluating at point {k} raised {describe(e)}"
         if result.broken:
             return result
         if not math.isfinite(f) or not np.isfinite(g).all():

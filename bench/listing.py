@@ -9,6 +9,7 @@ import optimizers
 import problems
 from optbench_registry import Registry, RegistryError
 
+from .errors import describe
 from .plugins import broken, load_entry_points, resolve
 
 
@@ -35,7 +36,7 @@ def _entry(registry: Registry, shown: str, key: str) -> list[str]:
         params = registry.params(key)
         cls = registry.get(key)
     except Exception as e:
-        return [f"  {shown}  [{source}]  unavailable: {type(e).__name__}: {e}"]
+        return [f"  {shown}  [{source}]  unavailable: {describe(e)}"]
     lines = [f"  {shown}  [{source}]  {_summary(cls)}"]
     for p in params:
         doc = f"  {p.doc}" if p.doc else ""

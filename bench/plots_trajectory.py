@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import describe
 from .plots import FigureFile, ProblemView, legend_outside, new_figure, save, wrap
 
 GRID = 200  # contour resolution per axis
@@ -75,7 +76,7 @@ def _rebuild(view: ProblemView):
                                row["base_dir"] or ".")
     except Exception as e:  # a plugin that is gone or broken: draw the paths without contours
         return None, [f"{view.label}: could not rebuild the problem to draw contours "
-                      f"({type(e).__name__}: {e}); trajectories drawn without them"]
+                      f"({describe(e)}); trajectories drawn without them"]
     return problem, []
 
 

@@ -24,6 +24,7 @@ import optimizers
 import problems
 from optbench_registry import Registry, RegistryError
 
+from .errors import describe
 from .spec import path_digest
 
 GROUPS = {"optbench.problems": problems.registry, "optbench.optimizers": optimizers.registry}
@@ -203,4 +204,4 @@ def _classes(module) -> str:
 def _why(e: BaseException) -> str:
     if isinstance(e, SystemExit):
         return f"SystemExit({e.code!r}): it calls sys.exit() when imported"
-    return f"{type(e).__name__}: {e}"
+    return describe(e)

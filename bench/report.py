@@ -17,7 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import UsageError, describe
 
 FORMATS = ("png", "svg", "pdf")
 FAILED_FIGURE = "could not be drawn"
@@ -171,7 +171,7 @@ def _guard(what: str, draw, *args):
     try:
         got = draw(*args)
     except Exception as e:
-        return [], [f"{what} {FAILED_FIGURE} ({type(e).__name__}: {e})"]
+        return [], [f"{what} {FAILED_FIGURE} ({describe(e)})"]
     if isinstance(got, tuple):  # (figure or None, notes)
         figure, notes = got
         return ([figure] if figure is not None else []), notes

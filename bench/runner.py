@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from optimizers.base import BudgetExhausted
 
+from .errors import describe
 from .oracle import CountingOracle, RunStopped
 from .plugins import make_optimizer, make_problem
 from .records import TRACE_COLUMNS, RunRecord, Status
@@ -86,7 +87,7 @@ def execute(spec: RunSpec) -> RunRecord:
             optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir)
             x0 = np.asarray(problem.initial_point(np.random.default_rng(spec.seed)), dtype=float)
         except Exception as e:
-            return RunRecord(spec, Status.ERROR, f"setting up the run: {_describe(e)}")
+            return RunRecord(spec, Status.ERROR, f"setting up the run: {describe(e)}")
         return _run(spec, problem, optimizer, x0)
 
 
@@ -174,7 +175,7 @@ def _loop(spec: RunSpec, optimizer, oracle: CountingOracle, rec: Recorder, x0: n
     except BudgetExhausted as e:
         return Status.BUDGET, str(e) or "evaluation budget used up", k, x
     except Exception as e:
-        return Status.ERROR, _describe(e), k, x
+        return Status.ERROR, describe(e), k, x
     finally:
         _close(optimizer)
 
@@ -197,11 +198,6 @@ def _close(optimizer) -> None:
         optimizer.close()
 
 
-def _describe(e: BaseException) -> str:
-    text = str(e)
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
 def _gradient_check_note(problem, x: np.ndarray) -> str:
     """L-BFGS-B's line search fails mostly on gradients that disagree with the value."""
     from .gradcheck import check_gradient
@@ -219,7 +215,7 @@ def _gradient_check_note(problem, x: np.ndarray) -> str:
     try:
         result = check_gradient(AtFinalPoint(), points=0, max_coords=16, directions=1)
     except Exception as e:
-        return f" (gradient check at the final point failed to run: {_describe(e)})"
+        return f" (gradient check at the final point failed to run: {describe(e)})"
     verdict = "agrees with" if result.passed else "DISAGREES with"
     return (
         f" (gradient check at the final point: the gradient {verdict} central differences, "

@@ -11,8 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .config import Sweep, load_sweep
-from .errors import UsageError
-from .records import RunRecord
+from .errors import UsageError, describe
 from .spec import RunSpec
 from .store import Store, environment
 
@@ -85,20 +84,18 @@ def _prepare(store: Store, sweep: Sweep, stored: set[str], refused, say) -> list
     return todo
 
 
-def _execute(todo, store: Store, run, args) -> list[RunRecord]:
+def _execute(todo, store: Store, run, args) -> None:
+    """Store each record as it arrives; none is kept here (a long sweep's traces add up)."""
     from tqdm import tqdm
 
     failures = 0
-    done: list[RunRecord] = []
     with tqdm(total=len(todo), unit="run", disable=args.quiet or not todo, file=sys.stderr,
               dynamic_ncols=True) as bar:
         for record in run(todo):
             store.save(record)
-            done.append(record)
             failures += record.status.failed
             bar.set_postfix_str(f"failed {failures}", refresh=False)
             bar.update()
-    return done
 
 
 def _entry_checks(sweep: Sweep) -> set[tuple[str, str]]:
@@ -146,14 +143,14 @@ def check_problem(spec: RunSpec) -> list[str] | None:
     try:
         problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir, spec.seed)
     except Exception as e:  # its runs would all be errors
-        return [f"building it raised {type(e).__name__}: {e}"]
+        return [f"building it raised {describe(e)}"]
     try:
         with threadpool_limits(1):
             result = check_gradient(problem, points=0, seed=spec.seed, max_coords=16,
                                     directions=1)
     except Exception as e:  # not "building it": it built, the check's evaluation failed
         return [f"it built, but the gradient check at its first start point raised "
-                f"{type(e).__name__}: {e}"]
+                f"{describe(e)}"]
     if result.passed or problem.gradient == "finite-difference":
         return None
     return result.lines()[1:]
@@ -175,7 +172,7 @@ def _outcome(spec: RunSpec, future) -> list[str] | None:
     except ProcessExpired as e:
         return [f"the check's process died (exit code {e.exitcode})"]
     except Exception as e:  # e.g. a result that could not be sent back
-        return [f"the check could not run: {type(e).__name__}: {e}"]
+        return [f"the check could not run: {describe(e)}"]
 
 
 def _median(values) -> float:
