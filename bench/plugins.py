@@ -5,8 +5,8 @@
   is imported only when its name is used (``run``/``check`` import what the config or command
   names, ``list`` imports all), so one broken package cannot stop commands that do not use it;
 - a config naming ``package.module:Class`` or ``path/to/file.py:Class`` (relative to the config
-  file), registered the first time it is used: a file under its resolved path, so the same
-  relative spelling in two config folders names two classes.
+  file), registered the first time it is used: a file under its resolved path and content, so
+  the same relative spelling in two config folders names two classes, and an edit a new one.
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ def resolve(registry: Registry, name: str, base_dir: str | Path = ".") -> str:
     """Make ``name`` usable and return its registry key.
 
     An entry point is imported now; ``module:Class`` and ``file.py:Class`` are imported and
-    registered (a file's key is ``/resolved/path.py:Class``). Raises ``RegistryError`` with a
-    line naming the plugin, its source and what is wrong.
+    registered (a file's key is ``/resolved/path.py@<content hash>:Class``). Raises
+    ``RegistryError`` with a line naming the plugin, its source and what is wrong.
     """
     _scan()
     kind = registry.kind
