@@ -1,16 +1,17 @@
-"""Errors that are the user's to fix: the CLI prints them as one line and exits with code 2."""
+"""Errors that are the user's to fix (see ``optbench.errors``), and one way to show any other."""
 
 from __future__ import annotations
 
-from optbench_registry import ParameterError, RegistryError
-from problems.datasets import DataError
-
-
-class UsageError(Exception):
-    """A mistake in a command line or config; the message says where and what is valid."""
-
-
-USER_ERRORS: tuple[type[Exception], ...] = (UsageError, ParameterError, RegistryError, DataError)
+from optbench.errors import (  # noqa: F401  (re-exported for the harness)
+    USER_ERRORS,
+    ConfigError,
+    DataError,
+    OptbenchError,
+    ParameterError,
+    RegistryError,
+    ResultsError,
+    UsageError,
+)
 
 
 def describe(e: BaseException) -> str:

@@ -20,12 +20,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-import optimizers
-import problems
-from optbench_registry import Registry, RegistryError
+from optbench.bench.errors import describe
+from optbench.bench.sweep.spec import path_digest
 
-from .errors import describe
-from .spec import path_digest
+from optbench import optimizers, problems
+from optbench.registry import Registry, RegistryError
 
 GROUPS = {"optbench.problems": problems.registry, "optbench.optimizers": optimizers.registry}
 broken: list[str] = []  # one line per plugin that could not be registered

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optbench_registry import Registry
+from optbench.registry import Registry
 
 from .base import BudgetExhausted, Optimizer, ParameterError, PlainOracle, check_number, run
 
@@ -35,11 +35,11 @@ def _check(cls: type) -> str | None:
 
 registry = Registry("optimizer", _check)
 for _name, _target in {
-    "nag": "optimizers.nag:NAG",
-    "adam": "optimizers.adam:Adam",
-    "adagrad": "optimizers.adagrad:Adagrad",
-    "lbfgsb": "optimizers.lbfgsb:LBFGSB",
-    "nelder-mead": "optimizers.nelder_mead:NelderMead",
+    "nag": "optbench.optimizers.nag:NAG",
+    "adam": "optbench.optimizers.adam:Adam",
+    "adagrad": "optbench.optimizers.adagrad:Adagrad",
+    "lbfgsb": "optbench.optimizers.lbfgsb:LBFGSB",
+    "nelder-mead": "optbench.optimizers.nelder_mead:NelderMead",
 }.items():
     registry.add(_name, _target)
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from optbench_registry import ParameterError, check_number
+from optbench.registry import ParameterError, check_number
 
 __all__ = [
     "BudgetExhausted",
@@ -115,7 +115,7 @@ class Optimizer:
 class FirstOrder(Optimizer):
     """NAG, Adam and Adagrad: one gradient per step and one shared stopping test.
 
-    The test is the second seed's: stop when a step moves x by at most ``tol`` in the
+    The test is the NAG-on-Ackley thread's: stop when a step moves x by at most ``tol`` in the
     Euclidean norm. ``tol = 0`` (the default) turns it off, leaving the budget to stop the run.
     """
 

@@ -1,4 +1,4 @@
-"""Nesterov's accelerated gradient, in the look-ahead form of the second seed.
+"""Nesterov's accelerated gradient, in the look-ahead form of the NAG-on-Ackley thread.
 
     g_t = ∇f(x_{t-1} − γ v_{t-1})
     v_t = γ v_{t-1} + η_t g_t

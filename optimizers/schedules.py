@@ -1,6 +1,6 @@
 """Learning-rate schedules: the rate to use at step t = 1, 2, 3, ...
 
-Step numbers start at 1, as in the second seed's ``lr_(t)``. In YAML a schedule is a plain
+Step numbers start at 1, as in the NAG-on-Ackley thread's ``lr_(t)``. In YAML a schedule is a plain
 number (constant) or a mapping with one key naming the kind::
 
     lr: 0.01
@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from optbench_registry import ParameterError, check_number
+from optbench.registry import ParameterError, check_number
 
 __all__ = ["Constant", "Cosine", "Exponential", "InverseTime", "Piecewise", "Schedule", "schedule"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optbench_registry import Registry
+from optbench.registry import Registry
 
 from .base import ParameterError, Problem, check_number
 
@@ -28,11 +28,11 @@ def _check(cls: type) -> str | None:
 
 registry = Registry("problem", _check)
 for _name, _target in {
-    "ackley": "problems.ackley:Ackley",
-    "autoencoder": "problems.autoencoder:Autoencoder",
-    "group_lasso": "problems.group_lasso:GroupLasso",
-    "lstm": "problems.lstm:LSTM",
-    "discriminative": "problems.discriminative:Discriminative",
+    "ackley": "optbench.problems.ackley:Ackley",
+    "autoencoder": "optbench.problems.autoencoder:Autoencoder",
+    "group_lasso": "optbench.problems.group_lasso:GroupLasso",
+    "lstm": "optbench.problems.lstm:LSTM",
+    "discriminative": "optbench.problems.discriminative:Discriminative",
 }.items():
     registry.add(_name, _target)
 

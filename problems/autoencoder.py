@@ -1,4 +1,4 @@
-"""A three-layer sigmoid autoencoder on real images (the first and fourth seeds' network).
+"""A three-layer sigmoid autoencoder on real images (the backprop and L-BFGS-B threads' network).
 
 With x the images as columns (visible × m) and σ the logistic sigmoid:
 

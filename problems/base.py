@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from optbench_registry import ParameterError, check_number
+from optbench.registry import ParameterError, check_number
 
 __all__ = ["ParameterError", "Problem", "central_difference", "check_number"]
 

@@ -13,17 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class DataError(ValueError):
-    """A data file that is missing, unreadable or of the wrong shape.
-
-    ``param`` names the parameter at fault when it is not the file itself (``samples``), as
-    ParameterError does, so that the YAML validation can point at it.
-    """
-
-    def __init__(self, message: str, param: str | None = None):
-        super().__init__(message)
-        self.param = param
+from optbench.errors import DataError
 
 
 def _sklearn_data(filename: str) -> Path:

@@ -1,4 +1,4 @@
-"""A group-lasso-style penalised reconstruction (the sixth seed's loss).
+"""A group-lasso-style penalised reconstruction (the non-smooth penalty thread's loss).
 
     F(B) = ‖X B − X‖_F + λ Σ_i ‖B_i‖₂^{1/2}
 

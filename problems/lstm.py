@@ -1,4 +1,4 @@
-"""A character-level LSTM language model (the third seed's network), trained by BPTT.
+"""A character-level LSTM language model (the from-scratch LSTM thread's network), trained by BPTT.
 
 One LSTM layer over one-hot characters x_t, with z_t = [h_{t-1}; x_t] and h_{-1} = c_{-1} = 0:
 
@@ -41,7 +41,6 @@ standard editions are possible and do not matter here.
 from __future__ import annotations
 
 import math
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +53,7 @@ from .datasets import DataError
 def read_text(text: str | dict) -> str:
     """The bundled text for ``'bundled'``, or the UTF-8 file given as ``{path: FILE}``."""
     if text == "bundled":
-        return resources.files("problems").joinpath("data/public_domain.txt").read_text("utf-8")
+        return (Path(__file__).parent / "data" / "public_domain.txt").read_text("utf-8")
     if not (isinstance(text, dict) and set(text) == {"path"}):
         raise ValueError(f"lstm: parameter 'text' must be 'bundled' or {{path: FILE}}, "
                          f"got {text!r}")

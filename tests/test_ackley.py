@@ -2,10 +2,10 @@ import math
 
 import numpy as np
 import pytest
+from helpers import central_diff, rel_err
+from optbench.problems.ackley import Ackley
 
-import problems
-from problems.ackley import Ackley
-from tests.conftest import central_diff, rel_err
+from optbench import problems
 
 
 def test_value_at_origin_is_exactly_zero():

@@ -3,10 +3,10 @@ import math
 
 import numpy as np
 import pytest
+from helpers import central_diff, rel_err
+from optbench.problems.autoencoder import Autoencoder
 
-import problems
-from problems.autoencoder import Autoencoder
-from tests.conftest import central_diff, rel_err
+from optbench import problems
 
 
 def plain_autoencoder(theta, v, h, x, lam, rho=None, beta=0.0):

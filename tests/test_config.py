@@ -3,10 +3,9 @@
 import textwrap
 
 import pytest
-
-from bench import yamlio
-from bench.cli import main
-from bench.config import load_sweep
+from optbench.bench.cli.main import main
+from optbench.bench.sweep import yamlio
+from optbench.bench.sweep.config import load_sweep
 
 SEEDS = "a count n >= 1 (the seeds 0..n-1) or a non-empty list of integers >= 0"
 
@@ -174,7 +173,7 @@ def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
 
 
 def test_check_param_reads_exponent_floats():
-    from bench.cli import _key_value
+    from optbench.bench.cli.main import _key_value
 
     assert _key_value("eps=1e-6") == ("eps", 1e-6)
     assert _key_value("x0=[1e1, -2E-1]") == ("x0", [10.0, -0.2])

@@ -8,11 +8,10 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import assert_gradient_per_block, central_diff, rel_err
+from optbench.problems.discriminative import Discriminative
 
-import optimizers
-import problems
-from problems.discriminative import Discriminative
-from tests.conftest import assert_gradient_per_block, central_diff, rel_err
+from optbench import optimizers, problems
 
 DELTA_V, DELTA_D, GAMMA, EPS = 0.5, 1.5, 0.001, 1e-6
 
@@ -102,7 +101,7 @@ def test_b2_gradient_is_the_regulariser_alone(rng):
 
 
 def test_optbench_check_passes():
-    done = subprocess.run([sys.executable, "-m", "bench", "check", "discriminative"],
+    done = subprocess.run([sys.executable, "-m", "optbench", "check", "discriminative"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS" in done.stdout

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
+from helpers import central_diff, rel_err
+from optbench.bench.check.gradient import check_gradient
+from optbench.bench.cli.main import main
+from optbench.problems.autoencoder import Autoencoder
 
-import problems
-import problems.lstm
-from bench.cli import main
-from bench.gradcheck import check_gradient
-from problems.autoencoder import Autoencoder
-from tests.conftest import central_diff, rel_err
+from optbench import problems
 
 
 def _sigmoid(z):
@@ -15,7 +14,7 @@ def _sigmoid(z):
 
 
 class SeedBugAutoencoder(Autoencoder):
-    """The first seed's bug: the forward pass keeps the hidden layer linear while the backward
+    """The backprop thread's bug: the forward pass keeps the hidden layer linear while the backward
     pass (inherited) multiplies by the sigmoid's derivative a2 (1 - a2) as if it were not."""
 
     name = "seed_bug_autoencoder"

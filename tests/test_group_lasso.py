@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
+from helpers import central_diff, rel_err
 
-import problems
-from tests.conftest import central_diff, rel_err
+from optbench import problems
 
 
 def seed_lossfunction(X, b, lambs):
-    """The sixth seed's loss, verbatim in meaning."""
+    """The non-smooth penalty thread's loss, verbatim in meaning."""
     B = b.reshape(X.shape[1], X.shape[1])
     penalty = np.linalg.norm(B, axis=1) ** 0.5
     return np.linalg.norm(np.dot(X, B) - X) + lambs * penalty.sum()

@@ -8,11 +8,10 @@ from importlib import resources
 
 import numpy as np
 import pytest
+from helpers import assert_gradient_per_block
+from optbench.problems.lstm import LSTM
 
-import optimizers
-import problems
-from problems.lstm import LSTM
-from tests.conftest import assert_gradient_per_block
+from optbench import optimizers, problems
 
 TEXT = "the quick brown fox jumps over the lazy dog; " * 3 + "THE END!\n"
 
@@ -75,9 +74,9 @@ def test_value_matches_plain_loops(tiny, rng):
 
 def test_each_run_draws_its_own_minibatch_from_its_seed(tiny):
     """A null ``seed`` takes the run's seed; an explicit one wins over it."""
-    from bench.plugins import make_problem
-    from bench.runner import execute
-    from bench.spec import Budget, RunSpec, canonical
+    from optbench.bench.plugins import make_problem
+    from optbench.bench.run.runner import execute
+    from optbench.bench.sweep.spec import Budget, RunSpec, canonical
 
     params = {"seq_len": 5, "batch": 6, "text": tiny}
     assert windows(make_problem("lstm", params, seed=3)) == windows(LSTM(seed=3, **params))
@@ -117,7 +116,7 @@ def test_gradient_matches_central_differences_per_block(tiny, rng, hidden, seq_l
 def test_optbench_check_passes():
     """The default size takes ~7 s (`optbench check lstm`); a shorter sequence checks the same."""
     cmd = ["check", "lstm", "--param", "seq_len=8", "--param", "batch=8"]
-    done = subprocess.run([sys.executable, "-m", "bench", *cmd],
+    done = subprocess.run([sys.executable, "-m", "optbench", *cmd],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS" in done.stdout

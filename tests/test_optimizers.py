@@ -7,11 +7,11 @@ import threading
 import numpy as np
 import pytest
 import scipy.optimize as so
+from optbench.optimizers import ParameterError, PlainOracle, run
+from optbench.optimizers.schedules import schedule
+from optbench.problems import Problem, make
 
-import optimizers
-from optimizers import ParameterError, PlainOracle, run
-from optimizers.schedules import schedule
-from problems import Problem, make
+from optbench import optimizers
 
 
 class Quadratic(Problem):
@@ -303,7 +303,7 @@ def test_every_iterate_matches_scipy_callback(case, name, method, hp):
 
 
 def test_lbfgsb_abnormal_termination_names_the_likely_causes():
-    # The fourth seed: a closure that evaluates a captured theta, not the x it is given.
+    # The L-BFGS-B thread: a closure that evaluates a captured theta, not the x it is given.
     problem = make("autoencoder", hidden=5, samples=20)
     theta = problem.initial_point(np.random.default_rng(0))
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from bench.cli import main
+from optbench.bench.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "optbench-logreg"
@@ -26,7 +25,7 @@ def optbench(args, site=None, cwd=None, env=None):
     env = {**os.environ, **(env or {})}
     if site is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "bench", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "optbench", *map(str, args)], capture_output=True,
                           text=True, env=env, cwd=cwd, timeout=600)
 
 
@@ -80,7 +79,7 @@ def test_without_the_plugin_its_name_is_unknown(tmp_path):
 
 LOCAL = '''
 import numpy as np
-from problems import Problem
+from optbench.problems import Problem
 
 
 class Rosenbrock(Problem):
@@ -132,7 +131,7 @@ BROKEN = {
                           "('imported')\nfrom brokenmods.good import Sphere as Loud\n",
     "brokenmods/good.py": '''
 import numpy as np
-from problems import Problem
+from optbench.problems import Problem
 
 
 class Sphere(Problem):
@@ -304,7 +303,7 @@ def test_run_refuses_broken_problems_and_runs_the_others(broken_site, tmp_path):
 
 GD = '''
 import numpy as np
-from optimizers import Optimizer
+from optbench.optimizers import Optimizer
 
 
 class GradientDescent(Optimizer):
@@ -324,7 +323,7 @@ class GradientDescent(Optimizer):
 
 QUAD = '''
 import numpy as np
-from problems import Problem
+from optbench.problems import Problem
 
 
 class Quadratic(Problem):
@@ -469,7 +468,7 @@ def test_a_sweep_whose_every_problem_is_refused_ends_cleanly(tmp_path, capsys):
 
 CONST = '''
 import numpy as np
-from problems import Problem
+from optbench.problems import Problem
 
 
 class Const(Problem):
@@ -510,7 +509,7 @@ def test_list_config_must_exist(tmp_path, capsys):
 
 def test_an_edited_file_plugin_is_imported_again_in_the_same_process(tmp_path):
     """A long-lived worker (Dask) must run the file as it is now, as the run id says."""
-    from bench.plugins import make_problem
+    from optbench.bench.plugins import make_problem
 
     path = tmp_path / "shift.py"
     source = ("import numpy as np\nfrom problems import Problem\n\n\n"

@@ -4,13 +4,13 @@ import math
 
 import numpy as np
 import pytest
+from helpers import rel_err
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from optbench.problems.ackley import Ackley
+from optbench.problems.base import Problem
 
-import problems
-from problems.ackley import Ackley
-from problems.base import Problem
-from tests.conftest import rel_err
+from optbench import problems
 
 # small instances, so that the contract tests stay fast
 SMALL = {

@@ -16,16 +16,15 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
-
-from bench.cli import main
-from bench.oracle import LADDER
-from bench.report import build_report
+from optbench.bench.cli.main import main
+from optbench.bench.report.build import build_report
+from optbench.bench.run.oracle import LADDER
 
 PROBLEMS = '''
 import time
 
 import numpy as np
-from problems.base import Problem
+from optbench.problems.base import Problem
 
 
 class Bowl(Problem):
@@ -280,7 +279,7 @@ def test_markdown_and_latex_show_the_same_numbers(main_sweep):
 
 
 def test_ecdf_targets_are_the_ladder_from_1e_1_to_1e_8():
-    from bench.plots_ecdf import TARGET_KEYS, reached
+    from optbench.bench.report.ecdf import TARGET_KEYS, reached
 
     hits = [(p, k, 0.0) for k, p in enumerate(LADDER)]  # evaluation count = ladder index
     assert len(TARGET_KEYS) == 36
@@ -397,7 +396,7 @@ def test_not_a_results_folder_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_report_module_imports_no_pandas_or_matplotlib():
-    code = ("import sys, bench.cli, bench.report; "
+    code = ("import sys, optbench.bench.cli.main, optbench.bench.report.build; "
             "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parents[1])
@@ -461,9 +460,9 @@ def _expected_ecdf(runs: pd.DataFrame, per_dim: bool):
 
 
 def test_ecdf_fractions_equal_those_from_the_stored_hits(main_sweep):
-    from bench.plots_ecdf import ecdf_lines
-    from bench.report import problem_views
-    from bench.report_data import load_results
+    from optbench.bench.report.build import problem_views
+    from optbench.bench.report.data import load_results
+    from optbench.bench.report.ecdf import ecdf_lines
 
     results = load_results(main_sweep)
     views = problem_views(results)
@@ -516,9 +515,9 @@ def _ackley(x) -> float:
 
 def test_convergence_curves_start_at_the_start_value(main_sweep, summary):
     """Every curve's first point is f(x0) − f*, computed here from the problem's definition."""
-    from bench.plots_convergence import curves
-    from bench.report import problem_views
-    from bench.report_data import load_results
+    from optbench.bench.report.build import problem_views
+    from optbench.bench.report.convergence import curves
+    from optbench.bench.report.data import load_results
 
     starts = {"ackley(dim=2, x0=[2.5,2])": [_ackley([2.5, 2.0])] * 3,
               "problems_here.py:Bowl": [_bowl_start_value(s) for s in range(3)],
@@ -552,7 +551,7 @@ def test_a_configuration_at_its_default_is_on_the_sensitivity_line():
     """lbfgsb next to lbfgsb(maxcor=5) is a sweep over maxcor: 10 (scipy's default m) and 5."""
     from types import SimpleNamespace
 
-    from bench.plots_sensitivity import swept
+    from optbench.bench.report.sensitivity import swept
 
     runs = pd.DataFrame({"optimizer": ["lbfgsb"] * 4, "seed": [0, 1, 0, 1],
                          "optimizer_params": ["{}", "{}", '{"maxcor":5}', '{"maxcor":5}']})
@@ -567,7 +566,7 @@ def test_a_configuration_at_its_default_is_on_the_sensitivity_line():
 def test_the_caption_mentions_dashed_targets_only_when_some_are_drawn():
     from types import SimpleNamespace
 
-    from bench.plots_convergence import _caption
+    from optbench.bench.report.convergence import _caption
 
     def caption(targets, f_opt):
         return _caption(SimpleNamespace(targets=targets, f_opt=f_opt), "evaluations")

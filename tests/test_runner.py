@@ -4,11 +4,10 @@ import math
 
 import numpy as np
 import pytest
-
-from bench.records import Status
-from bench.runner import execute
-from bench.spec import Budget, RunSpec, Targets, canonical
-from problems.ackley import Ackley
+from optbench.bench.results.records import Status
+from optbench.bench.run.runner import execute
+from optbench.bench.sweep.spec import Budget, RunSpec, Targets, canonical
+from optbench.problems.ackley import Ackley
 
 
 def spec(problem="ackley", pp=None, opt="adam", op=None, seed=0, **kw):

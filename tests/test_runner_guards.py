@@ -8,15 +8,14 @@ import textwrap
 
 import numpy as np
 import pytest
-
-from bench.config import load_sweep
-from bench.records import Status
-from bench.runner import IDLE_STEPS, execute
-from bench.spec import Budget, RunSpec, canonical
-from tests.conftest import QUADRATIC_PLUGIN
+from helpers import QUADRATIC_PLUGIN
+from optbench.bench.results.records import Status
+from optbench.bench.run.runner import IDLE_STEPS, execute
+from optbench.bench.sweep.config import load_sweep
+from optbench.bench.sweep.spec import Budget, RunSpec, canonical
 
 PLUGINS = QUADRATIC_PLUGIN + '''
-from optimizers.base import Optimizer
+from optbench.optimizers.base import Optimizer
 
 
 class NaNGradientBelow(Quadratic):
@@ -27,7 +26,7 @@ class NaNGradientBelow(Quadratic):
 
 
 class ValueIgnoresArgument(Quadratic):
-    """The fifth seed's closure, value only: evaluates the captured start, not x."""
+    """The L-BFGS-B thread's closure, value only: evaluates the captured start, not x."""
     def value(self, x):
         return super().value(np.array([10.0, 10.0]))
 

@@ -13,10 +13,9 @@ import time
 
 import pandas as pd
 import pytest
-
-from bench.cli import main
-from bench.report_data import load_results
-from tests.conftest import QUADRATIC_PLUGIN
+from helpers import QUADRATIC_PLUGIN
+from optbench.bench.cli.main import main
+from optbench.bench.report.data import load_results
 
 PLUGINS = QUADRATIC_PLUGIN + '''
 import ctypes
@@ -220,7 +219,7 @@ def test_a_lost_scheduler_stores_no_results_and_exits_2(tmp_path):
         _wait_for_port(port, time.monotonic() + 60)
         worker = _spawn("distributed.cli.dask_worker", address, "--nthreads", "1",
                         "--nworkers", "1", "--no-dashboard")
-        run = subprocess.Popen([sys.executable, "-m", "bench", "run", str(cfg), "--out",
+        run = subprocess.Popen([sys.executable, "-m", "optbench", "run", str(cfg), "--out",
                                 str(out), "--scheduler", address, "--quiet", "--no-report"],
                                stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from bench.cli import main
-from bench.store import Store
-from tests.conftest import QUADRATIC_PLUGIN
+from helpers import QUADRATIC_PLUGIN
+from optbench.bench.cli.main import main
+from optbench.bench.results.store import Store
 
 FAULTY = QUADRATIC_PLUGIN + '''
 import time
@@ -41,7 +40,7 @@ class SleepsForever(Quadratic):
 
 
 class IgnoresArgument(Quadratic):
-    """The fifth seed's closure: evaluates the captured start, not x."""
+    """The L-BFGS-B thread's closure: evaluates the captured start, not x."""
     def value_and_grad(self, x):
         return super().value_and_grad(np.array([10.0, 10.0]))
 '''
@@ -134,7 +133,7 @@ def _numbers(root):
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     cfg = _write(tmp_path, SLOW)
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    cmd = [sys.executable, "-m", "bench", "run", str(cfg), "--workers", "2", "--quiet",
+    cmd = [sys.executable, "-m", "optbench", "run", str(cfg), "--workers", "2", "--quiet",
            "--no-report"]
     proc = subprocess.Popen([*cmd, "--out", str(killed)], start_new_session=True)
     runs = killed / "runs"

@@ -2,17 +2,17 @@
 
 Against a hand-written numpy loop doing the same arithmetic (the baseline):
 - through the step interface (optimizers.make("adam") with a PlainOracle): target ratio <= 1.2;
-- through bench.runner.execute, recording on its default schedule: target ratio <= 1.2.
+- through optbench.bench.run.runner.execute, recording on its default schedule: target ratio <= 1.2.
 """
 
 import numpy as np
 import pytest
+from optbench.bench.run.runner import execute
+from optbench.bench.sweep.spec import Budget, RunSpec, canonical
+from optbench.optimizers import PlainOracle
+from optbench.problems import make
 
-import optimizers
-from bench.runner import execute
-from bench.spec import Budget, RunSpec, canonical
-from optimizers import PlainOracle
-from problems import make
+from optbench import optimizers
 
 STEPS = 10_000
 X0 = [3.0, -2.0]

@@ -9,9 +9,8 @@ import textwrap
 
 import pandas as pd
 import pytest
-
-from bench.cli import main
-from bench.report import build_report
+from optbench.bench.cli.main import main
+from optbench.bench.report.build import build_report
 
 SWEEP = """
 name: report-1000

@@ -6,8 +6,7 @@
 import textwrap
 
 import pytest
-
-from bench.cli import main
+from optbench.bench.cli.main import main
 
 SWEEP = """
 name: cpu-bound

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from problems import Problem, check_number
+from optbench import Problem, check_number
 
 
 class LogisticRegression(Problem):

@@ -17,10 +17,8 @@ import math
 from time import perf_counter
 
 import numpy as np
-
-from optimizers.base import BudgetExhausted
-
-from .spec import RunSpec
+from optbench.bench.sweep.spec import RunSpec
+from optbench.optimizers.base import BudgetExhausted
 
 DIVERGE = 1e8  # a value this many times the start (|f0| + 1) counts as divergence
 LADDER = tuple(10.0 ** (2 - 0.2 * k) for k in range(51))  # 1e2 … 1e-8, five per decade
@@ -159,7 +157,7 @@ class CountingOracle:
         return f"gradient is not finite at iteration {self._last_grad_iteration}"
 
     def _check_argument_used(self, x: np.ndarray, f: float, g: np.ndarray) -> None:
-        """The fifth seed's bug: a closure that ignores x returns the same f and g everywhere."""
+        """The L-BFGS-B thread's bug: a closure that ignores x gives the same f and g everywhere."""
         for x_seen, f_seen, g_seen in self._early:
             if f == f_seen and not np.array_equal(x, x_seen) and np.array_equal(g, g_seen):
                 raise IgnoresArgument(

@@ -17,7 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-from .errors import UsageError, describe
+from optbench.bench.errors import UsageError, describe
 
 FORMATS = ("png", "svg", "pdf")
 FAILED_FIGURE = "could not be drawn"
@@ -26,8 +26,8 @@ TRACE_COLUMNS_USED = ("evaluations", "time_s", "f", "f_best", "x_0", "x_1")
 
 def report_command(args: argparse.Namespace) -> int:
     """``optbench report RESULTS_DIR [--format png|svg|pdf]``."""
-    from .report_data import check_results_folder
-    from .store import Store
+    from optbench.bench.report.data import check_results_folder
+    from optbench.bench.results.store import Store
 
     root = Path(args.results)
     check_results_folder(root)
@@ -44,7 +44,7 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
     Each note on what was left out goes to stderr; ``brief`` (the end of ``optbench run``) prints
     only the figures that failed and a count of the rest, which the page lists in full.
     """
-    from .report_data import load_results
+    from optbench.bench.report.data import load_results
 
     if fmt not in FORMATS:
         raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -54,8 +54,8 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
         if not quiet:
             print(f"report: {root} holds no finished runs; no report written", file=sys.stderr)
         return None
-    from .report_page import Report, write_pages
-    from .tables import config_table, write_tables
+    from optbench.bench.report.page import Report, write_pages
+    from optbench.bench.report.tables import config_table, write_tables
 
     table = config_table(results.runs)
     table_files = write_tables(table, root / "tables")
@@ -77,9 +77,9 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
 
 def problem_views(results, table=None) -> list:
     """A ProblemView per problem of ``results``: its runs, traces, best configurations, colours."""
-    from . import plots
-    from .report_data import load_traces
-    from .tables import best_per_optimizer, config_table
+    from optbench.bench.report import figures as plots
+    from optbench.bench.report.data import load_traces
+    from optbench.bench.report.tables import best_per_optimizer, config_table
 
     runs = results.runs
     traces = load_traces(results.root, runs["run_id"], TRACE_COLUMNS_USED)
@@ -92,8 +92,8 @@ def problem_views(results, table=None) -> list:
 
 def _figures(results, table, fmt: str):
     """Every figure that applies, and a note for each one that does not."""
-    from . import plots
-    from .plots_ecdf import ecdf_all_figure
+    from optbench.bench.report import figures as plots
+    from optbench.bench.report.ecdf import ecdf_all_figure
 
     folder = results.root / "figures"
     _clear(folder)
@@ -140,10 +140,10 @@ def _non_smooth_caption(figure, views):
 
 
 def _problem_figures(view, hits, folder: Path, fmt: str):
-    from .plots_convergence import convergence_figures
-    from .plots_ecdf import ecdf_figure
-    from .plots_sensitivity import sensitivity_figure
-    from .plots_trajectory import trajectory_figure
+    from optbench.bench.report.convergence import convergence_figures
+    from optbench.bench.report.ecdf import ecdf_figure
+    from optbench.bench.report.sensitivity import sensitivity_figure
+    from optbench.bench.report.trajectory import trajectory_figure
 
     figures, notes = [], []
 
@@ -179,7 +179,7 @@ def _guard(what: str, draw, *args):
 
 
 def _view(label: str, rows, traces, best, colors, taken: set[str]):
-    from .plots import ProblemView, slug
+    from optbench.bench.report.figures import ProblemView, slug
 
     f_opt = rows["f_opt"].dropna()
     targets = sorted({float(t) for t in rows["target_value"].dropna()})
@@ -197,7 +197,7 @@ def _smooth(value) -> bool | None:
 
 
 def _general_notes(results) -> list[str]:
-    from .report_data import FAILED
+    from optbench.bench.report.data import FAILED
 
     runs = results.runs
     notes = []

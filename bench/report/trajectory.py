@@ -14,9 +14,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from .errors import describe
-from .plots import FigureFile, ProblemView, legend_outside, new_figure, save, wrap
+from optbench.bench.errors import describe
+from optbench.bench.report.figures import (
+    FigureFile,
+    ProblemView,
+    legend_outside,
+    new_figure,
+    save,
+    wrap,
+)
 
 GRID = 200  # contour resolution per axis
 CONTOUR_SECONDS = 10.0  # a slow problem gets a coarser contour grid rather than a slow report
@@ -68,7 +74,7 @@ def _paths(view: ProblemView) -> list[tuple[str, str, int, str, np.ndarray, np.n
 
 
 def _rebuild(view: ProblemView):
-    from .plugins import make_problem
+    from optbench.bench.plugins import make_problem
 
     row = view.runs.iloc[0]
     try:

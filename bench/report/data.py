@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from .errors import UsageError
-from .records import SUMMARY_COLUMNS, Status
-from .store import Store
+from optbench.bench.errors import UsageError
+from optbench.bench.results.records import SUMMARY_COLUMNS, Status
+from optbench.bench.results.store import Store
 
 FAILED = tuple(s.value for s in Status if s.failed)
 STATUSES = tuple(s.value for s in Status)
@@ -109,9 +108,9 @@ def _clean(runs):
 
 def problem_smooth(name: str, base_dir: str = "") -> bool | None:
     """The problem class's ``smooth`` attribute, read from the registry without building it."""
-    import problems
+    from optbench.bench.plugins import resolve
 
-    from .plugins import resolve
+    from optbench import problems
 
     try:
         cls = problems.registry.get(resolve(problems.registry, name, base_dir or "."))

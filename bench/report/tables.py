@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .records import Status
+from optbench.bench.results.records import Status
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from .records import SUMMARY_COLUMNS, RunRecord
+from optbench.bench.results.records import SUMMARY_COLUMNS, RunRecord
 
 MANIFEST = "sweep_runs.json"
 

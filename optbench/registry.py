@@ -1,8 +1,8 @@
-"""Name → class registries shared by ``problems`` and ``optimizers``.
+"""Name → class registries shared by ``problems`` and ``optimizers``, and ``check_number``.
 
-Kept outside both packages so that neither imports the other (DESIGN: ``problems`` and
-``optimizers`` never import each other or ``bench``). Built-ins are declared as lazy
-``"module:Class"`` strings so that ``import problems`` costs nothing until a class is used.
+A leaf module beside the public face, so that neither package imports the other (DESIGN:
+``problems`` and ``optimizers`` never import each other or ``bench``). Built-ins are declared
+as lazy ``"module:Class"`` strings so that importing them costs nothing until a class is used.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-
-class RegistryError(LookupError):
-    """An unknown name, a clash, or an entry that does not satisfy its contract."""
+from optbench.errors import ParameterError, RegistryError
 
 
 @dataclass(frozen=True)
@@ -138,18 +136,6 @@ class Registry:
             raise RegistryError(
                 f"unknown {self.kind} {name!r}{close}; known: {valid}{hint}"
             ) from None
-
-
-class ParameterError(ValueError):
-    """A constructor parameter outside its valid range; the message names owner and parameter.
-
-    ``param`` is the parameter's key path below the owner (``lr.piecewise.values``), which the
-    YAML validation appends to the entry's path.
-    """
-
-    def __init__(self, message: str, param: str | None = None):
-        super().__init__(message)
-        self.param = param
 
 
 def check_number(

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
+from optbench.bench.errors import USER_ERRORS, ConfigError, describe
+from optbench.bench.plugins import resolve
+from optbench.bench.sweep import yamlio
+from optbench.bench.sweep.spec import Budget, RunSpec, Targets, canonical
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,18 +29,8 @@ from pydantic import (
 )
 from pydantic.types import PositiveFloat, PositiveInt, StrictBool
 
-import optimizers
-import problems
-from optbench_registry import Registry
-
-from . import yamlio
-from .errors import USER_ERRORS, UsageError, describe
-from .plugins import resolve
-from .spec import Budget, RunSpec, Targets, canonical
-
-
-class ConfigError(UsageError):
-    pass
+from optbench import optimizers, problems
+from optbench.registry import Registry
 
 
 class _Strict(BaseModel):

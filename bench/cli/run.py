@@ -10,14 +10,14 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from .config import Sweep, load_sweep
-from .errors import UsageError, describe
-from .spec import RunSpec
-from .store import Store, environment
+from optbench.bench.errors import UsageError, describe
+from optbench.bench.results.store import Store, environment
+from optbench.bench.sweep.config import Sweep, load_sweep
+from optbench.bench.sweep.spec import RunSpec
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from .executors import executor
+    from optbench.bench.run.executors import executor
 
     sweep = load_sweep(args.config)
     if args.resume and args.force:
@@ -48,7 +48,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(summary_table(df))
         print(f"\nresults: {store.root}/ (summary.csv, runs/)")
     if not args.no_report:
-        from .report import build_report
+        from optbench.bench.report.build import build_report
 
         written = build_report(store.root, quiet=args.quiet, brief=True)
         if not args.quiet and written:
@@ -135,10 +135,9 @@ def _entry_checks(sweep: Sweep) -> set[tuple[str, str]]:
 
 def check_problem(spec: RunSpec) -> list[str] | None:
     """The entry check of the problem of ``spec`` (in the child): None, or why it is refused."""
+    from optbench.bench.check.gradient import check_gradient
+    from optbench.bench.plugins import make_problem
     from threadpoolctl import threadpool_limits
-
-    from .gradcheck import check_gradient
-    from .plugins import make_problem
 
     try:
         problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir, spec.seed)

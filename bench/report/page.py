@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .plots import FigureFile
-from .report_data import FAILED, Results
-from .tables import DISPLAY_HEADER, NON_SMOOTH, display_rows, non_smooth
+from optbench.bench.report.data import FAILED, Results
+from optbench.bench.report.figures import FigureFile
+from optbench.bench.report.tables import DISPLAY_HEADER, NON_SMOOTH, display_rows, non_smooth
 
 
 @dataclass
@@ -111,7 +111,7 @@ def _rel(path: Path, root: Path) -> str:
 
 # -- Markdown ------------------------------------------------------------------------------------
 def markdown(report: Report) -> str:
-    from .tables import markdown_table
+    from optbench.bench.report.tables import markdown_table
 
     root, parts = report.results.root, []
     for block in blocks(report):

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from .spec import RunSpec
+from optbench.bench.sweep.spec import RunSpec
 
 
 class Status(enum.Enum):

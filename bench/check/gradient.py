@@ -43,10 +43,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from problems.base import Problem
-
-from .errors import describe
+from optbench.bench.errors import describe
+from optbench.problems.base import Problem
 
 _EPS = np.finfo(float).eps
 # Five-point differences, error O(h⁴): with h = eps^(1/5) rounding and truncation balance near

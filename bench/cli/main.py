@@ -10,15 +10,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .errors import USER_ERRORS, UsageError, describe
+from optbench.bench.errors import USER_ERRORS, UsageError, describe
 
 
 def _key_value(text: str) -> tuple[str, object]:
     """``--param KEY=VALUE`` with the value in YAML; a mistake is a UsageError (one line, like
     a config's) rather than argparse's usage block."""
     import yaml
-
-    from .yamlio import load
+    from optbench.bench.sweep.yamlio import load
 
     key, sep, raw = text.partition("=")
     if not sep or not key:
@@ -33,8 +32,8 @@ def _key_value(text: str) -> tuple[str, object]:
 def _cmd_check(args: argparse.Namespace) -> int:
     import math
 
-    from bench.gradcheck import check_gradient
-    from bench.plugins import make_problem
+    from optbench.bench.check.gradient import check_gradient
+    from optbench.bench.plugins import make_problem
 
     if not (math.isfinite(args.tol) and args.tol > 0):
         raise UsageError(f"check: --tol must be a number > 0 (a relative error), got {args.tol}")
@@ -63,20 +62,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from bench.listing import listing
+    from optbench.bench.cli.listing import listing
 
     print(listing(args.config))
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bench.sweep_cli import run_command
+    from optbench.bench.cli.run import run_command
 
     return run_command(args)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from bench.report import report_command
+    from optbench.bench.report.build import report_command
 
     return report_command(args)
 

@@ -13,8 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-
-from .plots import (
+from optbench.bench.report.data import FAILED
+from optbench.bench.report.figures import (
     LOG_FLOOR,
     FigureFile,
     ProblemView,
@@ -26,7 +26,6 @@ from .plots import (
     save,
     wrap,
 )
-from .report_data import FAILED
 
 LINESTYLES = ("-", "--", ":", "-.")
 MAX_PANELS = 4
@@ -75,7 +74,7 @@ def swept(view: ProblemView) -> dict[str, list[tuple[str, str, list[tuple[float,
 
 def _defaults(optimizer: str) -> dict[str, object]:
     """The optimizer's numeric defaults (none when it cannot be looked up, e.g. a moved plugin)."""
-    import optimizers
+    from optbench import optimizers
 
     try:
         params = optimizers.registry.params(optimizer)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-import optimizers
-import problems
-from optbench_registry import Registry, RegistryError
+from optbench.bench.errors import describe
+from optbench.bench.plugins import broken, load_entry_points, resolve
 
-from .errors import describe
-from .plugins import broken, load_entry_points, resolve
+from optbench import optimizers, problems
+from optbench.registry import Registry, RegistryError
 
 
 def _default(value) -> str:
@@ -63,7 +62,7 @@ def config_plugins(config: Path) -> dict[str, list[tuple[str, str | None, str]]]
     Only the YAML is read (not the whole sweep validated), so a plugin shows up even while
     other keys of the config are still wrong.
     """
-    from .config import read_config
+    from optbench.bench.sweep.config import read_config
 
     _, raw = read_config(config)
     base = config.parent.resolve()

@@ -12,15 +12,13 @@ import math
 from time import perf_counter
 
 import numpy as np
+from optbench.bench.errors import describe
+from optbench.bench.plugins import make_optimizer, make_problem
+from optbench.bench.results.records import TRACE_COLUMNS, RunRecord, Status
+from optbench.bench.run.oracle import CountingOracle, RunStopped
+from optbench.bench.sweep.spec import RunSpec
+from optbench.optimizers.base import BudgetExhausted
 from threadpoolctl import threadpool_limits
-
-from optimizers.base import BudgetExhausted
-
-from .errors import describe
-from .oracle import CountingOracle, RunStopped
-from .plugins import make_optimizer, make_problem
-from .records import TRACE_COLUMNS, RunRecord, Status
-from .spec import RunSpec
 
 EVERY_STEP_UNTIL = 20  # record each of the first iterations, then geometrically
 RECORD_GROWTH = 1.1  # ~24 records per decade of iterations: 1e6 steps keep ~150 rows
@@ -200,7 +198,7 @@ def _close(optimizer) -> None:
 
 def _gradient_check_note(problem, x: np.ndarray) -> str:
     """L-BFGS-B's line search fails mostly on gradients that disagree with the value."""
-    from .gradcheck import check_gradient
+    from optbench.bench.check.gradient import check_gradient
 
     class AtFinalPoint:  # check at the final point only, where the method gave up
         def __init__(self):

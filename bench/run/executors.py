@@ -21,10 +21,10 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 
-from .errors import UsageError, describe
-from .records import RunRecord, Status
-from .runner import execute
-from .spec import RunSpec
+from optbench.bench.errors import UsageError, describe
+from optbench.bench.results.records import RunRecord, Status
+from optbench.bench.run.runner import execute
+from optbench.bench.sweep.spec import RunSpec
 
 READY = b"R"  # the Dask run helper's first byte: imports done, the timeout clock may start
 
@@ -199,8 +199,9 @@ def bounded_execute(spec: RunSpec) -> RunRecord:
 
 def _start_helper() -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    proc = subprocess.Popen([sys.executable, "-c", "from bench.executors import serve; serve()"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    code = "from optbench.bench.run.executors import serve; serve()"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env)
     if _read(proc, 1, time.monotonic() + 120) != READY:
         raise RuntimeError("the run helper process did not start")
     return proc

@@ -1,0 +1,3 @@
+from optbench.bench.cli.main import main
+
+raise SystemExit(main())
