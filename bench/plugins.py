@@ -20,10 +20,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from optbench import optimizers, problems
 from optbench.bench.errors import describe
 from optbench.bench.sweep.spec import path_digest
-
-from optbench import optimizers, problems
 from optbench.registry import Registry, RegistryError
 
 GROUPS = {"optbench.problems": problems.registry, "optbench.optimizers": optimizers.registry}

@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 from helpers import central_diff, rel_err
-from optbench.problems.ackley import Ackley
 
 from optbench import problems
+from optbench.problems.ackley import Ackley
 
 
 def test_value_at_origin_is_exactly_zero():

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 from helpers import central_diff, rel_err
-from optbench.problems.autoencoder import Autoencoder
 
 from optbench import problems
+from optbench.problems.autoencoder import Autoencoder
 
 
 def plain_autoencoder(theta, v, h, x, lam, rho=None, beta=0.0):

@@ -3,6 +3,7 @@
 import textwrap
 
 import pytest
+
 from optbench.bench.cli.main import main
 from optbench.bench.sweep import yamlio
 from optbench.bench.sweep.config import load_sweep

@@ -5,9 +5,9 @@ import re
 
 import numpy as np
 import pytest
-from optbench.problems.datasets import DataError
 
 from optbench import problems
+from optbench.problems.datasets import DataError
 
 
 def _idx(values: np.ndarray, code: int, dtype: str) -> bytes:

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 from helpers import assert_gradient_per_block, central_diff, rel_err
-from optbench.problems.discriminative import Discriminative
 
 from optbench import optimizers, problems
+from optbench.problems.discriminative import Discriminative
 
 DELTA_V, DELTA_D, GAMMA, EPS = 0.5, 1.5, 0.001, 1e-6
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 from helpers import central_diff, rel_err
+
+from optbench import problems
 from optbench.bench.check.gradient import check_gradient
 from optbench.bench.cli.main import main
 from optbench.problems.autoencoder import Autoencoder
-
-from optbench import problems
 
 
 def _sigmoid(z):

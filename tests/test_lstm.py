@@ -9,9 +9,9 @@ from importlib import resources
 import numpy as np
 import pytest
 from helpers import assert_gradient_per_block
-from optbench.problems.lstm import LSTM
 
 from optbench import optimizers, problems
+from optbench.problems.lstm import LSTM
 
 TEXT = "the quick brown fox jumps over the lazy dog; " * 3 + "THE END!\n"
 

@@ -7,11 +7,11 @@ import threading
 import numpy as np
 import pytest
 import scipy.optimize as so
+
+from optbench import optimizers
 from optbench.optimizers import ParameterError, PlainOracle, run
 from optbench.optimizers.schedules import schedule
 from optbench.problems import Problem, make
-
-from optbench import optimizers
 
 
 class Quadratic(Problem):

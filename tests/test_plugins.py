@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from optbench.bench.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,10 +7,10 @@ import pytest
 from helpers import rel_err
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from optbench.problems.ackley import Ackley
-from optbench.problems.base import Problem
 
 from optbench import problems
+from optbench.problems.ackley import Ackley
+from optbench.problems.base import Problem
 
 # small instances, so that the contract tests stay fast
 SMALL = {

@@ -16,6 +16,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+
 from optbench.bench.cli.main import main
 from optbench.bench.report.build import build_report
 from optbench.bench.run.oracle import LADDER

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from optbench.bench.results.records import Status
 from optbench.bench.run.runner import execute
 from optbench.bench.sweep.spec import Budget, RunSpec, Targets, canonical

@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 from helpers import QUADRATIC_PLUGIN
+
 from optbench.bench.results.records import Status
 from optbench.bench.run.runner import IDLE_STEPS, execute
 from optbench.bench.sweep.config import load_sweep

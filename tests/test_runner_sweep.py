@@ -14,6 +14,7 @@ import time
 import pandas as pd
 import pytest
 from helpers import QUADRATIC_PLUGIN
+
 from optbench.bench.cli.main import main
 from optbench.bench.report.data import load_results
 

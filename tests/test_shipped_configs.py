@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from optbench.bench.report.build import build_report
 from optbench.bench.results.records import Status
 from optbench.bench.results.store import Store

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import QUADRATIC_PLUGIN
+
 from optbench.bench.cli.main import main
 from optbench.bench.results.store import Store
 

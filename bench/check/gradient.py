@@ -43,6 +43,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from optbench.bench.errors import describe
 from optbench.problems.base import Problem
 
@@ -127,7 +128,10 @@ class Worst:
 
 
 @dataclass
-class GradCheck:
+class GradientCheck:
+    """What a gradient check found: ``passed``, the worst relative ``error``, per block
+    ``table`` (a DataFrame), the CLI's text as ``str()``, and an HTML view in notebooks."""
+
     problem: str
     dim: int
     gradient: str
@@ -149,6 +153,34 @@ class GradCheck:
     @property
     def passed(self) -> bool:
         return not (self.nonfinite or self.broken or self.mismatch) and self.error <= self.tol
+
+    @property
+    def table(self):
+        """One row per block (and one for the random directions): coordinates checked of the
+        block's total, and the worst relative error over the points."""
+        import pandas as pd
+
+        rows = [{"block": b, "checked": self.block_coords[b][0], "coords": self.block_coords[b][1],
+                 "error": e, "passed": e <= self.tol} for b, e in self.block_error.items()]
+        if self.block_error:
+            rows.append({"block": "random directions", "checked": None, "coords": None,
+                         "error": self.direction_error,
+                         "passed": self.direction_error <= self.tol})
+        return pd.DataFrame(rows, columns=["block", "checked", "coords", "error", "passed"])
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def _repr_html_(self) -> str:
+        import html
+
+        colour = "#1b7837" if self.passed else "#b2182b"
+        lines = self.lines()
+        body = "\n".join(html.escape(line) for line in lines[:-1])
+        return (f"<pre>{body}\n<b style='color:{colour}'>{html.escape(lines[-1])}</b></pre>")
 
     def lines(self) -> list[str]:
         out = [
@@ -227,13 +259,13 @@ def check_gradient(
     max_coords: int = 64,
     directions: int = 2,
     label: str | None = None,
-) -> GradCheck:
+) -> GradientCheck:
     """Check ``problem``'s gradient at its initial point and ``points`` perturbed random points.
 
     ``label`` names the problem in the result (default: its ``name``).
     """
     name = label or problem.name or type(problem).__name__
-    result = GradCheck(name, problem.dim, problem.gradient, tol)
+    result = GradientCheck(name, problem.dim, problem.gradient, tol)
     if problem.gradient == "finite-difference":
         return result
     rng = np.random.default_rng(seed)

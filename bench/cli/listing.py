@@ -5,10 +5,9 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+from optbench import optimizers, problems
 from optbench.bench.errors import describe
 from optbench.bench.plugins import broken, load_entry_points, resolve
-
-from optbench import optimizers, problems
 from optbench.registry import Registry, RegistryError
 
 

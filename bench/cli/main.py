@@ -17,6 +17,7 @@ def _key_value(text: str) -> tuple[str, object]:
     """``--param KEY=VALUE`` with the value in YAML; a mistake is a UsageError (one line, like
     a config's) rather than argparse's usage block."""
     import yaml
+
     from optbench.bench.sweep.yamlio import load
 
     key, sep, raw = text.partition("=")
@@ -80,10 +81,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return report_command(args)
 
 
+def _version() -> str:
+    from optbench import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optbench", description="Benchmark optimizers on your loss: check, sweep, report."
     )
+    parser.add_argument("--version", action="version", version=f"optbench {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a YAML sweep into a results folder")

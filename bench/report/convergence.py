@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from optbench.bench.report.figures import (
     FAINT_ALPHA,
     LOG_FLOOR,

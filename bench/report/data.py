@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from optbench.bench.errors import UsageError
 from optbench.bench.results.records import SUMMARY_COLUMNS, Status
 from optbench.bench.results.store import Store
@@ -108,9 +109,8 @@ def _clean(runs):
 
 def problem_smooth(name: str, base_dir: str = "") -> bool | None:
     """The problem class's ``smooth`` attribute, read from the registry without building it."""
-    from optbench.bench.plugins import resolve
-
     from optbench import problems
+    from optbench.bench.plugins import resolve
 
     try:
         cls = problems.registry.get(resolve(problems.registry, name, base_dir or "."))

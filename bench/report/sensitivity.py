@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
 from optbench.bench.report.data import FAILED
 from optbench.bench.report.figures import (
     LOG_FLOOR,

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from optbench.bench.errors import describe
 from optbench.bench.report.figures import (
     FigureFile,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from optbench.bench.sweep.spec import RunSpec
 
 
@@ -63,6 +64,10 @@ class RunRecord:
     # (precision, evaluations, seconds) at which f − f* first fell below each precision
     hits: list[tuple[float, int, float]] = field(default_factory=list)
     trace: dict[str, np.ndarray] = field(default_factory=dict)
+    # in memory only, for the Python API (not stored): the last iterate, and with keep_x the
+    # iterate of every trace row
+    x_final: np.ndarray | None = field(default=None, repr=False)
+    iterates: list[np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def run_id(self) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from optbench.bench.results.records import SUMMARY_COLUMNS, RunRecord
 
 MANIFEST = "sweep_runs.json"
@@ -53,6 +54,14 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return _jsonable(value.item())
     return value
+
+
+def spec_fields(spec) -> dict[str, Any]:
+    """The spec as stored: its fields, less an in-memory problem's pickled code (data in a
+    results folder is never turned back into code)."""
+    fields = asdict(spec)
+    fields.pop("payload", None)
+    return fields
 
 
 class Store:
@@ -104,7 +113,7 @@ class Store:
         _atomic_write(self.runs / f"{rid}.parquet", lambda f: pq.write_table(table, f))
         doc = {
             "summary": {k: _jsonable(v) for k, v in record.summary().items()},
-            "spec": asdict(record.spec),
+            "spec": spec_fields(record.spec),
             "hits": [list(h) for h in record.hits],
         }
         text = json.dumps(doc, indent=1, allow_nan=False)

@@ -9,6 +9,7 @@ killing its worker process (pebble); on Dask each run goes to a helper process i
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import pickle
@@ -20,6 +21,8 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
+from multiprocessing import context as mp_context
+from multiprocessing import popen_spawn_posix, spawn
 
 from optbench.bench.errors import UsageError, describe
 from optbench.bench.results.records import RunRecord, Status
@@ -41,6 +44,51 @@ def _pin_blas() -> None:
     _limits = threadpool_limits(1)
 
 
+_launch_lock = threading.Lock()
+
+
+class _PopenWithoutMain(popen_spawn_posix.Popen):
+    """multiprocessing's spawn, less its re-import of the parent's ``__main__`` in the child.
+
+    Workers run ``execute`` on specs whose in-memory problems travel pickled by value, so they
+    need nothing from the script that started them; not re-running it means a script or
+    notebook that calls ``optbench.sweep(..., workers=2)`` without an ``if __name__ ==
+    "__main__":`` guard works (spawn would otherwise run the script again in every worker).
+    """
+
+    def _launch(self, process_obj):
+        with _launch_lock:  # the patch is seen by this launch only
+            original = spawn.get_preparation_data
+
+            def without_main(name):
+                data = original(name)
+                data.pop("init_main_from_path", None)
+                data.pop("init_main_from_name", None)
+                return data
+
+            spawn.get_preparation_data = without_main
+            try:
+                super()._launch(process_obj)
+            finally:
+                spawn.get_preparation_data = original
+
+
+class _ProcessWithoutMain(mp_context.SpawnProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        return _PopenWithoutMain(process_obj)
+
+
+class _SpawnWithoutMain(mp_context.SpawnContext):
+    Process = _ProcessWithoutMain
+
+
+@functools.cache
+def spawn_context() -> _SpawnWithoutMain:
+    """The start method of every worker and check process (see ``_PopenWithoutMain``)."""
+    return _SpawnWithoutMain()
+
+
 def in_process(specs: Iterable[RunSpec]) -> Iterator[RunRecord]:
     """Run in this process, one after another (no hard timeout: nothing can kill a run here)."""
     for spec in specs:
@@ -48,12 +96,9 @@ def in_process(specs: Iterable[RunSpec]) -> Iterator[RunRecord]:
 
 
 def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:
-    import multiprocessing
-
     from pebble import ProcessExpired, ProcessPool
 
-    context = multiprocessing.get_context("spawn")
-    with ProcessPool(max_workers=workers, initializer=_pin_blas, context=context) as pool:
+    with ProcessPool(max_workers=workers, initializer=_pin_blas, context=spawn_context()) as pool:
         futures = {pool.schedule(execute, args=(s,), timeout=s.timeout): s for s in specs}
         try:
             for future in as_completed(futures):

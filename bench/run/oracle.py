@@ -17,6 +17,7 @@ import math
 from time import perf_counter
 
 import numpy as np
+
 from optbench.bench.sweep.spec import RunSpec
 from optbench.optimizers.base import BudgetExhausted
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import math
+import pickle
 from time import perf_counter
 
 import numpy as np
+from threadpoolctl import threadpool_limits
+
 from optbench.bench.errors import describe
 from optbench.bench.plugins import make_optimizer, make_problem
 from optbench.bench.results.records import TRACE_COLUMNS, RunRecord, Status
 from optbench.bench.run.oracle import CountingOracle, RunStopped
 from optbench.bench.sweep.spec import RunSpec
 from optbench.optimizers.base import BudgetExhausted
-from threadpoolctl import threadpool_limits
 
 EVERY_STEP_UNTIL = 20  # record each of the first iterations, then geometrically
 RECORD_GROWTH = 1.1  # ~24 records per decade of iterations: 1e6 steps keep ~150 rows
@@ -30,11 +32,12 @@ IDLE_MESSAGE = (f"the optimizer made {IDLE_STEPS} steps without evaluating the p
 class Recorder:
     """The trace, on a log-spaced schedule; its evaluations are not charged to the run."""
 
-    def __init__(self, problem, oracle: CountingOracle):
+    def __init__(self, problem, oracle: CountingOracle, keep_x: bool = False):
         self.problem = problem
         self.oracle = oracle
         self.x_cols = problem.dim if problem.dim <= 2 else 0
         self.rows: list[tuple] = []
+        self.xs: list[np.ndarray] | None = [] if keep_x else None  # every recorded iterate
         self.next = 0
         self.last: tuple[float, float, float] = (math.nan, math.nan, math.nan)
         self.best = math.inf
@@ -51,6 +54,8 @@ class Recorder:
             iteration, o.evaluations, o.n_fev, o.n_gev, elapsed, f, self.best, gnorm, dist,
             *x[: self.x_cols],
         ))
+        if self.xs is not None:
+            self.xs.append(np.array(x, dtype=float))
         self.next = max(iteration + 1, int(iteration * RECORD_GROWTH))
         if iteration < EVERY_STEP_UNTIL:
             self.next = iteration + 1
@@ -77,22 +82,34 @@ class Recorder:
         }
 
 
-def execute(spec: RunSpec) -> RunRecord:
-    """Run ``spec`` to its end and return its record; never raises for a failing run."""
+def execute(spec: RunSpec, problem=None, keep_x: bool = False) -> RunRecord:
+    """Run ``spec`` to its end and return its record; never raises for a failing run.
+
+    ``problem`` is the spec's problem when the caller holds it already (``optbench.run``);
+    ``keep_x`` keeps every recorded iterate in ``record.iterates`` (in memory, not stored).
+    """
     with threadpool_limits(1):
         try:
-            problem = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir, spec.seed)
+            if problem is None:
+                problem = build_problem(spec)
             optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir)
             x0 = np.asarray(problem.initial_point(np.random.default_rng(spec.seed)), dtype=float)
         except Exception as e:
             return RunRecord(spec, Status.ERROR, f"setting up the run: {describe(e)}")
-        return _run(spec, problem, optimizer, x0)
+        return _run(spec, problem, optimizer, x0, keep_x)
 
 
-def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray) -> RunRecord:
+def build_problem(spec: RunSpec):
+    """The spec's problem: a fresh copy of an in-memory one, or built from the registry."""
+    if spec.payload is not None:
+        return pickle.loads(spec.payload)  # written by cloudpickle; plain pickle reads it
+    return make_problem(spec.problem, spec.problem_kwargs, spec.base_dir, spec.seed)
+
+
+def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray, keep_x: bool = False) -> RunRecord:
     f0 = _safe_value(problem, x0)
     oracle = CountingOracle(problem, spec, f0)
-    rec = Recorder(problem, oracle)
+    rec = Recorder(problem, oracle, keep_x)
     stop_at_target = spec.stop_at_target and spec.targets.any()
     status, message, k, x = _loop(spec, optimizer, oracle, rec, x0, stop_at_target)
     wall = oracle.elapsed()
@@ -127,7 +144,7 @@ def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray) -> RunRecord:
         f_opt=problem.f_opt, dist_final=d_final, grad_norm_final=g_final,
         target_hit=hit is not None, fev_to_target=hit[0] if hit else None,
         time_to_target=hit[1] if hit else None, dim=problem.dim, hits=oracle.hits,
-        trace=rec.trace(),
+        trace=rec.trace(), x_final=x, iterates=rec.xs,
     )
 
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 import difflib
 import inspect
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from optbench.bench.errors import USER_ERRORS, ConfigError, describe
-from optbench.bench.plugins import resolve
-from optbench.bench.sweep import yamlio
-from optbench.bench.sweep.spec import Budget, RunSpec, Targets, canonical
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,6 +27,10 @@ from pydantic import (
 from pydantic.types import PositiveFloat, PositiveInt, StrictBool
 
 from optbench import optimizers, problems
+from optbench.bench.errors import USER_ERRORS, ConfigError, describe
+from optbench.bench.plugins import resolve
+from optbench.bench.sweep import yamlio
+from optbench.bench.sweep.spec import Budget, RunSpec, Targets, canonical
 from optbench.registry import Registry
 
 
@@ -105,8 +106,80 @@ def load_sweep(path: str | Path) -> Sweep:
     try:
         model = SweepModel.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(f"{path}: {_pydantic_line(e)}") from None
-    return Sweep(model.name, path, text, tuple(_expand(model, path)))
+        raise ConfigError(f"{path}: {pydantic_line(e)}") from None
+    return Sweep(model.name, path, text, tuple(_expand(model, path, path.parent.resolve())))
+
+
+IN_MEMORY = "in-memory"  # how a config given as a dict is named in its messages
+
+
+def sweep_from_mapping(config: Mapping[str, Any], base_dir: str | Path = ".") -> Sweep:
+    """A sweep from a dict of the YAML schema (``optbench.sweep``), validated the same way.
+
+    Its ``problems`` may also hold problem objects or plain functions, as themselves or as
+    ``{"problem": obj, "targets": {...}}``; they run from a pickled copy (cloudpickle), so
+    worker processes need not import the script that made them.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"{IN_MEMORY} config: must be a mapping with name, problems, "
+                          f"optimizers, budget (got {type(config).__name__})")
+    raw = dict(config)
+    opts = raw.get("optimizers")
+    if isinstance(opts, list):  # a bare name stands for its defaults, as in optbench.run
+        raw["optimizers"] = [{o: {}} if isinstance(o, str) else o for o in opts]
+    objects: dict[int, Any] = {}
+    entries = raw.get("problems")
+    if isinstance(entries, list):
+        raw["problems"] = [_placeholder(i, e, objects) for i, e in enumerate(entries)]
+    path = Path(IN_MEMORY)
+    try:
+        model = SweepModel.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(f"{path}: {pydantic_line(e)}") from None
+    specs = _expand(model, path, Path(base_dir).resolve(), objects)
+    text = yaml.safe_dump(_printable(raw, objects), sort_keys=False)
+    return Sweep(model.name, path, text, tuple(specs))
+
+
+def _placeholder(i: int, entry: Any, objects: dict[int, Any]) -> Any:
+    """An in-memory problem's entry as the schema's ``{name: {}}``; the object kept aside."""
+    from optbench.problems.function import as_problem
+
+    targets = None
+    if isinstance(entry, Mapping) and "problem" in entry and not isinstance(entry["problem"],
+                                                                            str | Mapping):
+        extra = set(entry) - {"problem", "targets"}
+        if extra:
+            raise ConfigError(f"{IN_MEMORY}: problems[{i}]: unknown key {sorted(extra)[0]!r}; "
+                              "valid keys beside 'problem': targets")
+        entry, targets = entry["problem"], entry.get("targets")
+    elif isinstance(entry, str):  # a registered name with its defaults
+        return {entry: {}}
+    elif isinstance(entry, Mapping):
+        return entry
+    try:
+        objects[i] = as_problem(entry)
+    except USER_ERRORS as e:
+        raise ConfigError(f"{IN_MEMORY}: problems[{i}]: {e}") from None
+    out: dict[str, Any] = {objects[i].name: {}}
+    if targets is not None:
+        out["targets"] = targets
+    return out
+
+
+def _printable(raw: dict[str, Any], objects: dict[int, Any]) -> dict[str, Any]:
+    """The dict config as YAML can hold it: in-memory problems by name and kind."""
+    entries = raw.get("problems")
+    if not objects or not isinstance(entries, list):
+        return raw
+    shown = []
+    for i, entry in enumerate(entries):
+        if i in objects:
+            obj = objects[i]
+            entry = {f"{obj.name} (in-memory {type(obj).__name__})": {},
+                     **{k: v for k, v in entry.items() if k == "targets"}}
+        shown.append(entry)
+    return {**raw, "problems": shown}
 
 
 def read_config(path: Path) -> tuple[str, dict[str, Any]]:
@@ -140,7 +213,7 @@ HINTS = {
 }
 
 
-def _pydantic_line(e: ValidationError, root: type[BaseModel] = SweepModel,
+def pydantic_line(e: ValidationError, root: type[BaseModel] = SweepModel,
                    prefix: tuple = ()) -> str:
     """The first error as ``key.path: what is wrong``; ``prefix`` is where ``root`` sits."""
     err = e.errors()[0]
@@ -184,8 +257,10 @@ def _key_path(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _expand(model: SweepModel, path: Path) -> list[RunSpec]:
-    base = path.parent.resolve()
+def _expand(model: SweepModel, path: Path, base: Path,
+            objects: dict[int, Any] | None = None) -> list[RunSpec]:
+    objects = objects or {}
+    payloads = _payloads(path, objects)
     seeds = list(range(model.seeds)) if isinstance(model.seeds, int) else model.seeds
     budget = Budget(**model.budget.model_dump())
     sweep_targets = model.targets.model_dump()
@@ -193,10 +268,14 @@ def _expand(model: SweepModel, path: Path) -> list[RunSpec]:
     for i, entry in enumerate(model.problems):
         name, params, extra = _split_entry(path, "problems", i, entry, allowed={"targets"})
         targets = _entry_targets(path, i, sweep_targets, extra.get("targets"))
-        key, combos = _combinations(path, f"problems[{i}].{name}", problems.registry, name,
-                                    params, base)
+        if i in objects:
+            key, combos = name, [{}]
+        else:
+            key, combos = _combinations(path, f"problems[{i}].{name}", problems.registry, name,
+                                        params, base)
         for combo in combos:
-            problem = _build(path, f"problems[{i}].{name}", problems.make, key, combo)
+            problem = objects[i] if i in objects else \
+                _build(path, f"problems[{i}].{name}", problems.make, key, combo)
             if targets.distance is not None and problem.x_opt is None:
                 # point at the entry: its own targets, or the sweep's that it inherits
                 if extra.get("targets") is not None:
@@ -207,7 +286,7 @@ def _expand(model: SweepModel, path: Path) -> list[RunSpec]:
                     fix = "give this entry its own targets (value or grad_norm)"
                 raise ConfigError(f"{path}: {where}: problem {name!r} has no known minimizer, "
                                   f"so {what} cannot be judged for it; {fix}")
-            probs.append((name, combo, targets))
+            probs.append((name, combo, targets, payloads.get(i)))
     opts = []
     for i, entry in enumerate(model.optimizers):
         name, params, _ = _split_entry(path, "optimizers", i, entry, allowed=set())
@@ -220,10 +299,29 @@ def _expand(model: SweepModel, path: Path) -> list[RunSpec]:
         RunSpec(problem=p, problem_params=canonical(pp), optimizer=o,
                 optimizer_params=canonical(op), seed=seed, budget=budget, targets=targets,
                 stop_at_target=model.stop_at_target, timeout=model.timeout,
-                base_dir=str(base), sweep=model.name)
-        for (p, pp, targets), (o, op), seed in itertools.product(probs, opts, seeds)
+                base_dir=str(base), sweep=model.name, payload=payload)
+        for (p, pp, targets, payload), (o, op), seed in itertools.product(probs, opts, seeds)
     ]
     return list(dict.fromkeys(specs))  # a config listing one setting twice runs it once
+
+
+def _payloads(path: Path, objects: dict[int, Any]) -> dict[int, bytes]:
+    """Each in-memory problem pickled by value; two different ones may not share a name (the
+    tables and figures tell problems apart by name)."""
+    import cloudpickle
+
+    out, names = {}, {}
+    for i, obj in objects.items():
+        try:
+            out[i] = cloudpickle.dumps(obj)
+        except Exception as e:
+            raise ConfigError(f"{path}: problems[{i}]: {obj.name!r} cannot be pickled for the "
+                              f"worker processes ({describe(e)})") from None
+        if names.setdefault(obj.name, out[i]) != out[i]:
+            raise ConfigError(f"{path}: problems[{i}]: two different problems are named "
+                              f"{obj.name!r}; give one another name (optbench.problem(..., "
+                              "name=...))")
+    return out
 
 
 def _split_entry(path, section, i, entry, allowed):
@@ -250,7 +348,7 @@ def _entry_targets(path, i, sweep_targets, override) -> Targets:
     try:
         model = TargetsModel.model_validate(override)
     except ValidationError as e:
-        line = _pydantic_line(e, TargetsModel, ("problems", i, "targets"))
+        line = pydantic_line(e, TargetsModel, ("problems", i, "targets"))
         raise ConfigError(f"{path}: {line}") from None
     return Targets(**model.model_dump())
 

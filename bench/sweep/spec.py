@@ -77,8 +77,11 @@ class RunSpec:
     timeout: float | None = None  # hard wall-clock limit, enforced from outside the run
     base_dir: str = ""  # where `file.py:Class` names in the config are relative to
     sweep: str = field(default="", compare=False)
+    # an in-memory problem (optbench.sweep with a function or a Problem object), pickled by
+    # value with cloudpickle so that worker processes need not import the user's script
+    payload: bytes | None = field(default=None, compare=False, repr=False)
 
-    @property
+    @functools.cached_property  # hashed once per spec (frozen: the fields cannot change)
     def id(self) -> str:
         """A hash of what the run's numbers depend on, and of nothing machine-specific.
 
@@ -87,10 +90,12 @@ class RunSpec:
         its ids, and an edited plugin gets new ones (its old numbers no longer hold).
         """
         data = asdict(self)
-        for key in ("sweep", "timeout", "base_dir"):  # timeout: a limit, not a cause
+        for key in ("sweep", "timeout", "base_dir", "payload"):  # timeout: a limit, not a cause
             data.pop(key)
         code = {n: _file_digest(self.base_dir, n) for n in (self.problem, self.optimizer)
                 if _is_file_entry(n)}
+        if self.payload is not None:  # the problem's code and data, as pickled
+            code[self.problem] = hashlib.sha256(self.payload).hexdigest()
         if code:
             data["code"] = code
         return hashlib.sha256(canonical(data).encode()).hexdigest()[:16]

@@ -7,12 +7,12 @@ Against a hand-written numpy loop doing the same arithmetic (the baseline):
 
 import numpy as np
 import pytest
+
+from optbench import optimizers
 from optbench.bench.run.runner import execute
 from optbench.bench.sweep.spec import Budget, RunSpec, canonical
 from optbench.optimizers import PlainOracle
 from optbench.problems import make
-
-from optbench import optimizers
 
 STEPS = 10_000
 X0 = [3.0, -2.0]

@@ -5,6 +5,7 @@
 
 import numpy as np
 import pytest
+
 from optbench.problems.autoencoder import Autoencoder
 
 V, H, M = 784, 200, 1000

@@ -10,6 +10,7 @@ the recurrent weight gradient δaᵀ h (4H × BT by BT × H) and the output laye
 
 import numpy as np
 import pytest
+
 from optbench.problems.lstm import LSTM
 
 B, T, H, V = 64, 100, 128, 60

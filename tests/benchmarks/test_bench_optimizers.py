@@ -8,10 +8,10 @@
 import numpy as np
 import pytest
 import scipy.optimize as so
-from optbench.optimizers import PlainOracle
-from optbench.problems import make
 
 from optbench import optimizers
+from optbench.optimizers import PlainOracle
+from optbench.problems import make
 
 ITERATIONS = 100
 

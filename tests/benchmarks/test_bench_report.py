@@ -9,6 +9,7 @@ import textwrap
 
 import pandas as pd
 import pytest
+
 from optbench.bench.cli.main import main
 from optbench.bench.report.build import build_report
 

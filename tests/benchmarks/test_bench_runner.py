@@ -6,6 +6,7 @@
 import textwrap
 
 import pytest
+
 from optbench.bench.cli.main import main
 
 SWEEP = """

@@ -1,0 +1,148 @@
+"""``optbench.sweep`` and ``optbench.load``: a sweep from Python, its results as DataFrames
+and figures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from optbench.bench.errors import ResultsError
+
+__all__ = ["Results", "load", "sweep"]
+
+
+class Results:
+    """A results folder, read: ``summary`` (a row per run), ``traces()``, ``table()``,
+    ``plot()`` and ``report()``. Reading never runs code named in the folder."""
+
+    def __init__(self, root: str | Path, refused: Mapping[Any, Any] | None = None):
+        self.root = Path(root)
+        # (label, lines of the failed gradient check) per problem left out of the sweep
+        self.refused = dict(refused or {})
+        self._loaded = None
+
+    def __repr__(self) -> str:
+        n = len(self.summary)
+        return f"Results({str(self.root)!r}: {n} run{'s' * (n != 1)})"
+
+    @property
+    def _results(self):
+        if self._loaded is None:
+            from optbench.bench.report.data import load_results
+
+            self._loaded = load_results(self.root)
+        return self._loaded
+
+    @property
+    def summary(self):
+        """One row per run of the sweep: problem, optimizer, seed, status, message, counts,
+        final and best f, evaluations and time to target (see the README's columns)."""
+        from optbench.bench.results.records import SUMMARY_COLUMNS
+
+        return self._results.runs[list(SUMMARY_COLUMNS)].copy()
+
+    @property
+    def failed(self):
+        """The rows of runs that failed (status failed, diverged, nan, error or timeout)."""
+        from optbench.bench.results.records import Status
+
+        summary = self.summary
+        bad = [s.value for s in Status if s.failed]
+        return summary[summary["status"].isin(bad)]
+
+    def traces(self, run_ids=None):
+        """Every recorded iteration of the runs (all, or ``run_ids``) as one long DataFrame,
+        with each run's id, problem, optimizer and seed in front."""
+        import pandas as pd
+
+        from optbench.bench.results.store import Store
+
+        runs = self._results.runs
+        if run_ids is not None:
+            runs = runs[runs["run_id"].isin(list(run_ids))]
+        store, frames = Store(self.root), []
+        for row in runs.itertuples():
+            trace = store.load_trace(row.run_id)
+            for col, value in (("seed", row.seed), ("optimizer", row.optimizer_label),
+                               ("problem", row.problem_label), ("run_id", row.run_id)):
+                trace.insert(0, col, value)
+            frames.append(trace)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def table(self):
+        """Per problem × configuration: success, evaluations to target (median, IQR), median
+        final f and time, status counts, the best entry per problem marked (as the report)."""
+        from optbench.bench.report.tables import config_table
+
+        return config_table(self._results.runs)
+
+    def report(self, path: str | Path | None = None, fmt: str = "png") -> Path | None:
+        """Build the report (tables, figures, report.html) into the results folder and return
+        the page's path; ``path`` copies the folder's report files there as well."""
+        import shutil
+
+        from optbench.bench.report.build import build_report
+
+        page = build_report(self.root, quiet=True, fmt=fmt)
+        if path is not None and page is not None:
+            dest = Path(path)
+            if dest.suffix in (".html", ".htm"):
+                shutil.copyfile(page, dest)
+                return dest
+            shutil.copytree(self.root, dest, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("runs"))
+            return dest / page.name
+        return page
+
+
+def sweep(config: str | Path | Mapping[str, Any], *, out: str | Path | None = None,
+          workers: int | None = None, resume: bool = False, force: bool = False,
+          check: bool = True, progress: bool = True, report: bool = False) -> Results:
+    """Run a sweep, as ``optbench run`` does, and return its results.
+
+    ``config`` is a YAML file or a dict of the same schema whose ``problems`` may also be
+    problem objects or plain functions (``{"problem": fun_or_problem, "targets": {...}}`` to
+    give one its own targets) and whose ``optimizers`` may be bare names. ``workers`` is the
+    number of processes (default: the CPU cores; 0 runs here): in-memory problems travel to
+    them pickled by value, and the script is not run again in them, so no ``if __name__ ==
+    "__main__":`` guard is needed. ``out`` defaults to ``results/<name>``.
+
+    Mistakes raise ``optbench.ConfigError`` (and its kin) with the line the CLI prints.
+    Problems refused by their gradient check are left out, and listed in ``Results.refused``.
+    """
+    from optbench.bench.run.sweep import run_sweep
+    from optbench.bench.sweep.config import load_sweep, sweep_from_mapping
+
+    if isinstance(config, Mapping):
+        spec = sweep_from_mapping(config)
+    elif isinstance(config, str | Path):
+        spec = load_sweep(config)
+    else:
+        raise ResultsError(f"sweep: config must be a YAML path or a dict, got "
+                           f"{type(config).__name__}")
+    outcome = run_sweep(spec, out, workers=workers, resume=resume, force=force, check=check,
+                        progress=progress, say=_say if progress else _quiet)
+    results = Results(outcome.store.root, outcome.refused)
+    if report:
+        results.report()
+    return results
+
+
+def load(results_dir: str | Path) -> Results:
+    """The stored sweep in ``results_dir`` (written by ``optbench run`` or ``sweep``)."""
+    from optbench.bench.report.data import check_results_folder
+
+    root = Path(results_dir)
+    check_results_folder(root)
+    return Results(root)
+
+
+def _say(*parts) -> None:
+    import sys
+
+    print(*parts, file=sys.stderr)
+
+
+def _quiet(*parts) -> None:
+    pass

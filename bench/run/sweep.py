@@ -1,0 +1,186 @@
+"""A sweep from specs to stored runs: entry checks, the results folder, the executor.
+
+``run_sweep`` is what ``optbench run`` and ``optbench.sweep`` both call: it checks each
+problem's gradient once, prepares the results folder, runs what is not stored yet on the chosen
+executor (storing each record the moment it arrives) and writes the summary.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from optbench.bench.errors import UsageError, describe
+from optbench.bench.results.store import Store, environment
+from optbench.bench.sweep.config import Sweep
+from optbench.bench.sweep.spec import RunSpec
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep left: its folder, the problems its entry checks refused, its summary."""
+
+    store: Store
+    summary: object  # pandas.DataFrame, one row per stored run of this sweep
+    # (problem, problem_params) -> (label, the check's lines) for each problem left out
+    refused: dict[tuple[str, str], tuple[str, list[str]]] = field(default_factory=dict)
+
+
+def _stderr(*parts) -> None:
+    print(*parts, file=sys.stderr)
+
+
+def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | None = None,
+              scheduler: str | None = None, resume: bool = False, force: bool = False,
+              check: bool = True, progress: bool = True,
+              say: Callable[..., None] = _stderr) -> SweepOutcome:
+    """Run ``sweep`` into ``out`` (default ``results/<name>``); see ``optbench run``.
+
+    ``say`` takes the progress notes (``optbench run --quiet`` silences them); what went
+    wrong (a problem refused by its check, stored runs set aside) always goes to stderr.
+    """
+    from optbench.bench.run.executors import executor
+
+    if resume and force:
+        raise UsageError("--resume and --force exclude each other: continue, or start over")
+    if workers is not None and workers < 0:
+        raise UsageError(f"--workers must be >= 0 (0 runs in this process), got {workers}")
+    out = Path(out) if out is not None else Path("results") / sweep.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file; give a folder for the results")
+    store = Store(out)
+    stored = store.stored_ids()
+    if stored and not (resume or force):
+        raise UsageError(
+            f"{store.root} already holds {len(stored)} stored runs: add --resume to run only "
+            "the missing ones, or --force to delete them and start over"
+        )
+    # Connecting to a scheduler and the checks come first: a refusal writes nothing.
+    with executor(workers, scheduler) as run:
+        refused = _entry_checks(sweep) if check else {}
+        if force:
+            store.clear()
+            stored = set()
+        todo = _prepare(store, sweep, stored, refused, say)
+        _execute(todo, store, run, progress)
+    return SweepOutcome(store, store.write_summary(), refused)
+
+
+def _prepare(store: Store, sweep: Sweep, stored: set[str], refused, say) -> list:
+    """Write the folder's config and run list; return the specs still to run.
+
+    The summary and report cover this sweep's runs only. Stored runs of an earlier config stay
+    on disk (its config as config.previous.yaml), so returning to it reruns nothing.
+    """
+    ids = [s.id for s in sweep.specs]
+    store.prepare()
+    store.write_config(sweep.text)
+    store.write_text("environment.json", json.dumps(environment(), indent=1))
+    store.select(ids)
+    stale = len(stored - set(ids))
+    if stale:
+        _stderr(f"optbench: note: {store.root} holds {stale} stored runs that are not in this "
+                "sweep (an edited config?): kept in runs/ but left out of the summary and "
+                "report; --force starts over")
+    todo = [s for s in sweep.specs
+            if s.id not in stored and (s.problem, s.problem_params) not in refused]
+    have = len(stored & set(ids))
+    if have:
+        say(f"{have} of {len(ids)} runs already stored; running {len(todo)} more")
+    return todo
+
+
+def _execute(todo, store: Store, run, progress: bool) -> None:
+    """Store each record as it arrives; none is kept here (a long sweep's traces add up)."""
+    from tqdm import tqdm
+
+    failures = 0
+    with tqdm(total=len(todo), unit="run", disable=not progress or not todo, file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        for record in run(todo):
+            store.save(record)
+            failures += record.status.failed
+            bar.set_postfix_str(f"failed {failures}", refresh=False)
+            bar.update()
+
+
+def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
+    """Check each distinct problem once at its first initial point; return those refused.
+
+    A refused problem's runs are left out and the others run: one wrong gradient should not
+    cost the rest of the sweep, and the exit code (1) still says something was refused. The
+    checks run in one child process (one spawn per sweep, ~0.5 s), so the config's timeout can
+    stop a check stuck in C code, as it stops a run.
+    """
+    from pebble import ProcessPool
+
+    from optbench.bench.run.executors import spawn_context
+
+    firsts: dict[tuple[str, str], RunSpec] = {}
+    for spec in sweep.specs:
+        firsts.setdefault((spec.problem, spec.problem_params), spec)
+    refused: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    with ProcessPool(max_workers=1, context=spawn_context()) as pool:
+        futures = {key: pool.schedule(check_problem, args=(spec,), timeout=spec.timeout)
+                   for key, spec in firsts.items()}
+        for key, future in futures.items():
+            spec = firsts[key]
+            try:
+                lines = _outcome(spec, future)
+            except KeyboardInterrupt:  # leaving the block would join a check stuck in C first
+                pool.stop()
+                raise
+            if not lines:
+                continue
+            refused[key] = (spec.problem_label, lines)
+            _stderr(f"optbench: gradient check failed for {spec.problem_label}; its runs are "
+                    "left out (--no-check runs them anyway):")
+            _stderr("\n".join("  " + line for line in lines))
+    return refused
+
+
+def check_problem(spec: RunSpec) -> list[str] | None:
+    """The entry check of the problem of ``spec`` (in the child): None, or why it is refused."""
+    from threadpoolctl import threadpool_limits
+
+    from optbench.bench.check.gradient import check_gradient
+    from optbench.bench.run.runner import build_problem
+
+    try:
+        problem = build_problem(spec)
+    except Exception as e:  # its runs would all be errors
+        return [f"building it raised {describe(e)}"]
+    try:
+        with threadpool_limits(1):
+            result = check_gradient(problem, points=0, seed=spec.seed, max_coords=16,
+                                    directions=1)
+    except Exception as e:  # not "building it": it built, the check's evaluation failed
+        return [f"it built, but the gradient check at its first start point raised "
+                f"{describe(e)}"]
+    if result.passed or problem.gradient == "finite-difference":
+        return None
+    return result.lines()[1:]
+
+
+def _outcome(spec: RunSpec, future) -> list[str] | None:
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pebble import ProcessExpired
+
+    try:
+        return future.result()
+    except BrokenProcessPool:  # no child could start
+        return check_problem(spec)  # here, then: unbounded, as before, but checked
+    except FutureTimeout:
+        return [f"the check did not finish within the timeout of {spec.timeout:g} s "
+                "(the config's `timeout`): killed; a problem stuck in C code?"]
+    except ProcessExpired as e:
+        return [f"the check's process died (exit code {e.exitcode})"]
+    except Exception as e:  # e.g. a result that could not be sent back
+        return [f"the check could not run: {describe(e)}"]
+
+
