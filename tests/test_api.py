@@ -239,3 +239,16 @@ def test_python_m_optbench_and_version(tmp_path):
     done = subprocess.run([sys.executable, "-m", "optbench", "list"], capture_output=True,
                           text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0 and "ackley" in done.stdout, done.stderr
+
+
+def test_coordinates_the_function_does_not_read_are_not_an_ignored_argument():
+    """Nelder-Mead's first vertices move one coordinate each: a loss that does not read the
+    first ones (a pixel that is 0 in every image) is not a closure that ignores x."""
+    def loss(x):
+        return float(np.sum((x[3:] - 1.0) ** 2))
+
+    result = optbench.run(loss, "nelder-mead", x0=np.full(6, 0.5), budget={"evaluations": 400})
+    assert result.status != "error", result.message
+    captured = np.ones(4)
+    result = optbench.run(lambda x: float(captured @ captured), "nelder-mead", x0=np.zeros(4))
+    assert result.status == "error" and "ignore its argument" in result.message
