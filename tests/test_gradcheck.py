@@ -285,3 +285,65 @@ def test_an_error_outside_the_sampled_coordinates_is_said_so():
     assert result.direction_error > 1e-5
     assert result.block_error["x"] == 0  # seed 0 samples 64 coordinates, not 1234
     assert "error sits in coordinates outside the sample" in "\n".join(result.lines())
+
+
+# -- value-only problems: what can be checked without a gradient --------------------------------
+def test_a_value_only_closure_that_ignores_x_fails_the_check():
+    import optbench
+
+    captured = np.array([1.0, 2.0, 3.0])
+    check = optbench.check_gradient(lambda x: float(captured @ captured), np.zeros(3))
+    assert not check.passed
+    assert "value(x) does not depend on x — does the function read its argument?" in str(check)
+
+
+def test_a_value_only_smooth_function_passes_and_a_kink_is_noted():
+    import optbench
+
+    smooth = optbench.check_gradient(lambda x: float(np.sum(np.cos(x))), np.ones(4))
+    assert smooth.passed and "agree" in str(smooth) and "non-smooth" not in str(smooth)
+    kinked = optbench.check_gradient(lambda x: float(np.sum(np.abs(x))), np.full(4, 1e-5),
+                                     points=0)
+    assert kinked.passed  # a kink is legitimate; the note says so
+    assert "looks non-smooth or noisy near x" in str(kinked)
+
+
+def test_a_noisy_value_fails_as_not_deterministic():
+    import optbench
+
+    rng = np.random.default_rng(0)
+    check = optbench.check_gradient(lambda x: float(x @ x + 1e-9 * rng.standard_normal()),
+                                    np.ones(2))
+    assert not check.passed and "not deterministic" in str(check)
+
+
+def test_cli_check_exits_1_on_a_value_only_closure(tmp_path, capsys):
+    plugin = tmp_path / "closure.py"
+    plugin.write_text("import numpy as np\nfrom optbench import Problem\n\n\n"
+                      "class Closure(Problem):\n    name = 'closure'\n\n"
+                      "    def __init__(self):\n        self.dim = 3\n"
+                      "        self.theta = np.ones(3)\n\n"
+                      "    def initial_point(self, rng):\n        return np.zeros(3)\n\n"
+                      "    def value(self, x):\n        return float(self.theta @ self.theta)\n")
+    code = main(["check", f"{plugin}:Closure"])
+    out = capsys.readouterr().out
+    assert code == 1 and "does not depend on x" in out
+
+
+def test_worst_coordinate_names_only_a_disagreement(capsys):
+    assert main(["check", "ackley"]) == 0
+    assert "worst coordinate" not in capsys.readouterr().out
+    # a gradient wrong in one coordinate of 300 only: the sample may miss it, --coords all not
+    import optbench
+
+    def f(x):
+        return float(x @ x)
+
+    def g(x):
+        out = 2 * x
+        out[217] += 1.0
+        return out
+
+    check = optbench.check_gradient(f, np.linspace(-1, 1, 300), grad=g, coords="all", points=0)
+    assert not check.passed and check.worst.index == 217
+    assert "worst coordinate: x[217]" in str(check)

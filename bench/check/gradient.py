@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optbench.bench.check.value import SMOOTH_TOL, ValueCheck, check_values
 from optbench.bench.errors import describe
 from optbench.problems.base import Problem
 
@@ -61,7 +62,20 @@ _REFINEMENTS = 10  # down to h/4^10 ≈ 7e-10: the stencil clears a kink 1e-7 aw
 _GROSS = 1e-2  # a converged disagreement this large (relative to its block) ends its refinement
 
 
-def five_point(value, x: np.ndarray, idx: np.ndarray, h: float = _STEP) -> np.ndarray:
+def _check_value_only(problem, xs, rng, result: GradientCheck) -> GradientCheck:
+    try:
+        result.broken = _contract(problem, xs[0], problem.value(xs[0]), xs[0])
+        if not result.broken:
+            result.values = check_values(problem.value, xs, rng, _stencil, _STEP, _NOISE)
+    except Exception as e:  # the problem's own bug: report it as the check's finding
+        result.broken = f"evaluating it raised {describe(e)}"
+    if result.broken:
+        result.values = ValueCheck()
+    return result
+
+
+def five_point(value, x: np.ndarray, idx: np.ndarray, h: float = _STEP,
+               bar=None) -> np.ndarray:
     """∂f/∂x_i for i in idx by (8 (f(x+h) − f(x−h)) − (f(x+2h) − f(x−2h))) / 12h.
 
     h is absolute, not scaled by |x_i|: a step of 0.02 at x_i = 30 would blur Ackley's ripples
@@ -70,6 +84,8 @@ def five_point(value, x: np.ndarray, idx: np.ndarray, h: float = _STEP) -> np.nd
     d = np.empty(len(idx))
     for n, i in enumerate(idx):
         d[n] = _stencil(value, x, _unit(x.size, i), h)
+        if bar is not None:
+            bar.update()
     return d
 
 
@@ -145,6 +161,7 @@ class GradientCheck:
     broken: str = ""  # how the problem breaks the contract (shapes, types), if it does
     mismatch: str = ""  # where value and value_and_grad give different values, if anywhere
     finest_step: float = _STEP  # the smallest step any refined estimate used
+    values: ValueCheck | None = None  # for a value-only problem: what could be checked
 
     @property
     def error(self) -> float:
@@ -152,6 +169,8 @@ class GradientCheck:
 
     @property
     def passed(self) -> bool:
+        if self.values is not None:
+            return not (self.values.failure or self.broken or self.nonfinite)
         return not (self.nonfinite or self.broken or self.mismatch) and self.error <= self.tol
 
     @property
@@ -182,6 +201,21 @@ class GradientCheck:
         body = "\n".join(html.escape(line) for line in lines[:-1])
         return (f"<pre>{body}\n<b style='color:{colour}'>{html.escape(lines[-1])}</b></pre>")
 
+    def _value_lines(self, out: list[str]) -> list[str]:
+        out[0] = (f"{self.problem} (dim {self.dim}), no gradient: optbench differences value(x) "
+                  f"(2·dim evaluations per gradient), {self.points} points")
+        if self.broken or self.nonfinite:
+            out.append(f"FAIL: {self.broken or self.nonfinite}")
+            return out
+        out += self.values.lines(_STEP)
+        if self.values.failure:
+            out.append(f"FAIL: {self.values.failure}")
+        else:
+            out.append("PASS: value(x) reads x and gives the same value for the same x"
+                       + (" (but see the note on smoothness above)"
+                          if self.values.rough > SMOOTH_TOL else ""))
+        return out
+
     def lines(self) -> list[str]:
         out = [
             f"{self.problem} (dim {self.dim}), {self.gradient} gradient, {self.points} points, "
@@ -189,9 +223,8 @@ class GradientCheck:
             + (f", down to {self.finest_step:.1e} where that disagreed"
                if self.finest_step < _STEP else "")
         ]
-        if self.gradient == "finite-difference":
-            out.append("it defines no gradient: optbench differences value(x); nothing to check")
-            return out
+        if self.values is not None:
+            return self._value_lines(out)
         if self.broken or self.nonfinite:
             out.append(f"FAIL: {self.broken or self.nonfinite}")
             return out
@@ -209,7 +242,8 @@ class GradientCheck:
         sampled = any(checked < total for checked, total in self.block_coords.values())
         if sampled and self.direction_error > self.tol >= max(self.block_error.values()):
             out.append("the sampled coordinates agree but the random directions do not: the "
-                       "error sits in coordinates outside the sample")
+                       "error sits in coordinates outside the sample; check every coordinate "
+                       "(--coords all, or coords='all') to find it")
         if self.mismatch:
             out.append(f"value and value_and_grad disagree: {self.mismatch}")
         verdict = "PASS" if self.passed else "FAIL"
@@ -259,21 +293,44 @@ def check_gradient(
     max_coords: int = 64,
     directions: int = 2,
     label: str | None = None,
+    progress: bool = False,
 ) -> GradientCheck:
     """Check ``problem``'s gradient at its initial point and ``points`` perturbed random points.
 
-    ``label`` names the problem in the result (default: its ``name``).
+    ``label`` names the problem in the result (default: its ``name``); ``progress`` shows a
+    bar on stderr when more than PROGRESS_FROM coordinates are to be differenced.
     """
     name = label or problem.name or type(problem).__name__
     result = GradientCheck(name, problem.dim, problem.gradient, tol)
-    if problem.gradient == "finite-difference":
-        return result
     rng = np.random.default_rng(seed)
     xs = [problem.initial_point(np.random.default_rng(seed))]
     for _ in range(points):
         x = problem.initial_point(rng)
         xs.append(x + 0.1 * rng.standard_normal(x.shape) * np.maximum(1.0, np.abs(x)))
     result.points = len(xs)
+    if problem.gradient == "finite-difference":
+        return _check_value_only(problem, xs, rng, result)
+    with _progress(problem, len(xs), max_coords, progress) as bar:
+        _check_points(problem, xs, rng, result, tol, max_coords, directions, bar)
+    return result
+
+
+PROGRESS_FROM = 2000  # coordinates to difference before a progress bar is worth showing
+
+
+def _progress(problem, points: int, max_coords: float, show: bool):
+    import contextlib
+
+    total = points * sum(min(sl.stop - sl.start, max_coords) for sl in problem.blocks.values())
+    if not show or total < PROGRESS_FROM:
+        return contextlib.nullcontext()
+    from tqdm import tqdm
+
+    return tqdm(total=int(total), unit="coord", desc="differences", leave=False)
+
+
+def _check_points(problem, xs, rng, result: GradientCheck, tol: float, max_coords: float,
+                  directions: int, bar) -> None:
     worst_key = (-1.0, -1.0)  # (block error, |g_j − d_j|) of result.worst
     for k, x in enumerate(xs):
         try:
@@ -284,17 +341,17 @@ def check_gradient(
         except Exception as e:  # the problem's own bug: report it as the check's finding
             result.broken = f"evaluating at point {k} raised {describe(e)}"
         if result.broken:
-            return result
+            return
         if not math.isfinite(f) or not np.isfinite(g).all():
             part = "value" if not math.isfinite(f) else "gradient"
             result.nonfinite = f"non-finite {part} at point {k}"
-            return result
+            return
         floor = _NOISE * max(1.0, abs(f)) / _STEP
         for block, sl in problem.blocks.items():
             idx = np.arange(sl.start, sl.stop)
             if idx.size > max_coords:
                 idx = np.sort(rng.choice(idx, max_coords, replace=False))
-            d = five_point(problem.value, x, idx)
+            d = five_point(problem.value, x, idx, bar=bar)
             a = g[idx]
             nu = np.full(idx.size, floor)
             err = _block_error(a, d, nu)
@@ -313,8 +370,8 @@ def check_gradient(
                 err = _block_error(a, d, nu)
             result.block_error[block] = max(result.block_error.get(block, 0.0), err)
             result.block_coords[block] = (idx.size, sl.stop - sl.start)
-            j = int(np.argmax(np.abs(a - d)))
-            if (err, abs(a[j] - d[j])) > worst_key:
+            j = int(np.argmax(np.abs(a - d) - nu))  # the one furthest beyond its floor
+            if err > tol and (err, abs(a[j] - d[j])) > worst_key:  # name only a disagreement
                 worst_key = (err, abs(a[j] - d[j]))
                 result.worst = Worst(k, block, int(idx[j] - sl.start), float(a[j]), float(d[j]))
         rms = float(np.linalg.norm(g)) / math.sqrt(g.size)  # of g·u over random unit u
@@ -330,4 +387,3 @@ def check_gradient(
                     result.finest_step = min(result.finest_step, step)
                     err = _direction_error(gd, dd, 0.0, rms)
             result.direction_error = max(result.direction_error, err)
-    return result

@@ -57,9 +57,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     with threadpool_limits(1):  # small products: a second BLAS thread only adds contention
         result = check_gradient(problem, points=args.points, seed=args.seed, tol=args.tol,
-                                label=args.problem)
+                                max_coords=_coords(args.coords), label=args.problem,
+                                progress=True)
     print("\n".join(result.lines()))
     return 0 if result.passed else 1
+
+
+def _coords(text: str) -> float:
+    if text == "all":
+        return float("inf")
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise UsageError(f"check: --coords must be an integer >= 1 or 'all', got {text!r}")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -120,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--points", type=int, default=3, help="random points besides the start")
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--tol", type=float, default=1e-6, help="relative error allowed")
+    check.add_argument("--coords", default="64", metavar="N|all",
+                       help="coordinates differenced per block (default 64; all: every one)")
     check.set_defaults(func=_cmd_check)
 
     report = sub.add_parser("report", help="rebuild tables, figures and report from stored runs")
