@@ -40,7 +40,7 @@ METHODS = (
 )
 
 
-def check(cls: type) -> str | None:
+def _check(cls: type) -> str | None:
     """Why ``cls`` is not an optimizer the runner can drive, or None (see ``Optimizer``)."""
     if not isinstance(cls, type):
         return f"it is not a class but {type(cls).__name__}"
@@ -58,7 +58,7 @@ def check(cls: type) -> str | None:
 
 def new_registry() -> Registry:
     """A registry holding the built-in optimizers alone (imported when first used)."""
-    fresh = Registry("optimizer", check)
+    fresh = Registry("optimizer", _check)
     for name, target in BUILTINS.items():
         fresh.add(name, target)
     return fresh

@@ -32,7 +32,7 @@ METHODS = (
 )
 
 
-def check(cls: type) -> str | None:
+def _check(cls: type) -> str | None:
     """Why ``cls`` is not a problem the harness can use, or None (see ``Problem``)."""
     if not isinstance(cls, type):
         return f"it is not a class but {type(cls).__name__}"
@@ -55,7 +55,7 @@ def check(cls: type) -> str | None:
 
 def new_registry() -> Registry:
     """A registry holding the built-in problems alone (imported when first used)."""
-    fresh = Registry("problem", check)
+    fresh = Registry("problem", _check)
     for name, target in BUILTINS.items():
         fresh.add(name, target)
     return fresh
