@@ -7,15 +7,23 @@
 - a config naming ``package.module:Class`` or ``path/to/file.py:Class`` (relative to the config
   file), registered the first time it is used: a file under its resolved path and content, so
   the same relative spelling in two config folders names two classes, and an edit a new one.
+
+All of it, the two registries and what became of each plugin, lives in one ``Plugins`` object.
+The process has one, ``default()`` (it holds ``problems.registry`` and ``optimizers.registry``),
+which the module-level functions (``resolve``, ``make_problem``, ``make_optimizer``,
+``load_entry_points``, ``broken``) use; a test builds its own with ``Plugins()`` and, where the
+harness must see it, installs it for a while with ``using()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
 import multiprocessing
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -23,142 +31,224 @@ from typing import Any
 from optbench import optimizers, problems
 from optbench.bench.errors import describe
 from optbench.bench.sweep.spec import path_digest
-from optbench.registry import Registry, RegistryError
+from optbench.optimizers import new_registry as new_optimizer_registry
+from optbench.problems import Problem
+from optbench.problems import new_registry as new_problem_registry
+from optbench.registry import Registry, RegistryError, declared
 
-GROUPS = {"optbench.problems": problems.registry, "optbench.optimizers": optimizers.registry}
-broken: list[str] = []  # one line per plugin that could not be registered
-_broken_names: dict[tuple[str, str], str] = {}  # (kind, name) -> that line
-_clashes: dict[tuple[str, str], str] = {}  # (kind, name) -> why the installed one was refused
-_pending: set[tuple[str, str]] = set()  # entry points registered but not imported yet
-_warned: set[tuple[str, str]] = set()
-_scanned = False
+GROUPS = {"problem": "optbench.problems", "optimizer": "optbench.optimizers"}  # entry points
 
 
-def _scan() -> None:
-    """Register every installed entry point by name, importing none (metadata only)."""
-    global _scanned
-    if _scanned:
-        return
-    _scanned = True
-    for group, registry in GROUPS.items():
-        for ep in entry_points(group=group):
-            dist = ep.dist.name if ep.dist else "unknown distribution"
-            source = f"package {dist} (entry point {ep.value})"
-            if ep.name in registry:
-                line = (f"{registry.kind} {ep.name!r} from {source}: name clashes with the one "
-                        f"from {registry.source(ep.name)}")
-                _clashes.setdefault((registry.kind, ep.name), line)
-                _note(registry, ep.name, line)
-                continue
-            registry.add(ep.name, None, source, loader=ep.load)
-            _pending.add((registry.kind, ep.name))
+def installed(group: str) -> Iterable[Any]:
+    """The entry points of ``group`` in the installed packages' metadata."""
+    return entry_points(group=group)
 
 
-def load_entry_points() -> None:
-    """Import every installed plugin (``optbench list``); a broken one is noted in ``broken``."""
-    _scan()
-    for registry in GROUPS.values():
-        for name in list(registry):
-            _load(registry, name)
+class Plugins:
+    """The problem and optimizer registries of one harness, and what became of its plugins.
 
-
-def _load(registry: Registry, name: str) -> None:
-    """Import the entry point ``name`` if it is still pending; on failure drop and note it."""
-    if (registry.kind, name) not in _pending:
-        return
-    _pending.discard((registry.kind, name))
-    source = registry.source(name)
-    try:
-        registry.get(name)  # imports it and checks its contract
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # SystemExit too: a plugin's sys.exit() must not end optbench
-        registry.remove(name)
-        # the registry's own contract message already names the plugin and its source
-        why = str(e) if isinstance(e, RegistryError) else f"{registry.kind} {name!r} from " \
-                                                          f"{source}: {_why(e)}"
-        _note(registry, name, why)
-
-
-def _note(registry: Registry, name: str, line: str) -> None:
-    broken.append(line)
-    _broken_names.setdefault((registry.kind, name), line)
-
-
-def _warn_clash(registry: Registry, name: str) -> None:
-    """Say once, on stderr, that an installed plugin of this name was refused for the other.
-
-    Worker processes stay quiet: the main process has said it when it read the config.
+    ``Plugins()`` starts from the built-ins alone (fresh registries); pass ``problems`` and
+    ``optimizers`` to use given ones. ``entry_points(group)`` lists the installed plugins of a
+    group (``importlib.metadata``'s by default); each needs ``name``, ``value``, ``dist`` and
+    ``load()``. Installed plugins are registered by name on first use of any name, and imported
+    when their own name is used (``resolve``) or all at once (``load_all``).
     """
-    key = (registry.kind, name)
-    if key in _warned or multiprocessing.parent_process() is not None:
-        return
-    _warned.add(key)
-    print(f"optbench: note: {_clashes[key]}; {name!r} is the one from "
-          f"{registry.source(name)}", file=sys.stderr)
+
+    def __init__(self, problems: Registry | None = None, optimizers: Registry | None = None,
+                 *, entry_points: Callable[[str], Iterable[Any]] = installed):
+        self.problems = problems if problems is not None else new_problem_registry()
+        self.optimizers = optimizers if optimizers is not None else new_optimizer_registry()
+        self._entry_points = entry_points
+        self._broken: list[str] = []  # one line per plugin that could not be registered
+        self._broken_names: dict[tuple[str, str], str] = {}  # (kind, name) -> that line
+        self._clashes: dict[tuple[str, str], str] = {}  # (kind, name) -> why it was refused
+        self._pending: set[tuple[str, str]] = set()  # entry points registered, not imported
+        self._warned: set[tuple[str, str]] = set()  # clashes said on stderr
+        self._scanned = False
+
+    def registry(self, kind: str) -> Registry:
+        """The registry of ``kind``, "problem" or "optimizer"."""
+        if kind == "problem":
+            return self.problems
+        if kind == "optimizer":
+            return self.optimizers
+        raise ValueError(f"kind must be 'problem' or 'optimizer', got {kind!r}")
+
+    def broken(self) -> list[str]:
+        """One line per installed plugin that could not be registered, naming it and why."""
+        return list(self._broken)
+
+    # -- installed packages -------------------------------------------------------------------
+    def scan(self) -> None:
+        """Register every installed entry point by name, importing none (metadata only)."""
+        if self._scanned:
+            return
+        self._scanned = True
+        for kind, group in GROUPS.items():
+            registry = self.registry(kind)
+            for ep in self._entry_points(group):
+                dist = ep.dist.name if ep.dist else "unknown distribution"
+                source = f"package {dist} (entry point {ep.value})"
+                if ep.name in registry:
+                    line = (f"{kind} {ep.name!r} from {source}: name clashes with the one "
+                            f"from {registry.source(ep.name)}")
+                    self._clashes.setdefault((kind, ep.name), line)
+                    self._note(kind, ep.name, line)
+                    continue
+                registry.add(ep.name, None, source, loader=ep.load)
+                self._pending.add((kind, ep.name))
+
+    def load_all(self) -> None:
+        """Import every installed plugin (``optbench list``); a broken one is noted in
+        ``broken()`` and dropped from its registry."""
+        self.scan()
+        for kind in GROUPS:
+            for name in list(self.registry(kind)):
+                self._load(kind, name)
+
+    def _load(self, kind: str, name: str) -> None:
+        """Import the entry point ``name`` if it is still pending; on failure drop and note it."""
+        if (kind, name) not in self._pending:
+            return
+        self._pending.discard((kind, name))
+        registry = self.registry(kind)
+        source = registry.source(name)
+        try:
+            registry.get(name)  # imports it and checks its contract
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # SystemExit too: a plugin's sys.exit() must not end optbench
+            registry.remove(name)
+            # the registry's own contract message already names the plugin and its source
+            why = str(e) if isinstance(e, RegistryError) else \
+                f"{kind} {name!r} from {source}: {_why(e)}"
+            self._note(kind, name, why)
+
+    def _note(self, kind: str, name: str, line: str) -> None:
+        self._broken.append(line)
+        self._broken_names.setdefault((kind, name), line)
+
+    def _warn_clash(self, kind: str, name: str) -> None:
+        """Say once, on stderr, that an installed plugin of this name was refused for the other.
+
+        Worker processes stay quiet: the main process has said it when it read the config.
+        """
+        key = (kind, name)
+        if key in self._warned or multiprocessing.parent_process() is not None:
+            return
+        self._warned.add(key)
+        print(f"optbench: note: {self._clashes[key]}; {name!r} is the one from "
+              f"{self.registry(kind).source(name)}", file=sys.stderr)
+
+    # -- names -------------------------------------------------------------------------------
+    def resolve(self, kind: str, name: str, base_dir: str | Path = ".") -> str:
+        """Make ``name`` usable as a ``kind`` ("problem"/"optimizer") and return its key.
+
+        An entry point is imported now; ``module:Class`` and ``file.py:Class`` are imported and
+        registered (a file's key is ``/resolved/path.py@<content hash>:Class``). Raises
+        ``RegistryError`` with a line naming the plugin, its source and what is wrong.
+        """
+        self.scan()
+        registry = self.registry(kind)
+        if (kind, name) in self._clashes and name in registry:
+            self._warn_clash(kind, name)
+        self._load(kind, name)
+        if name not in registry and (kind, name) in self._broken_names:
+            raise RegistryError(f"plugin could not be loaded: {self._broken_names[kind, name]}")
+        if name in registry or ":" not in name:
+            return name
+        return self._register(registry, name, base_dir)
+
+    def _register(self, registry: Registry, name: str, base_dir: str | Path) -> str:
+        """Import the class ``name`` spells (``module:Class``, ``file.py:Class``), register it
+        (its contract checked) and return its key."""
+        kind = registry.kind
+        target, _, attr = name.rpartition(":")
+        if target.endswith(".py"):
+            path = (Path(base_dir) / target).resolve()
+            where = f"file {path}"
+            if not path.is_file():
+                raise RegistryError(f"{kind} {name!r}: {where} does not exist")
+            # keyed on the content too: a long-lived worker (Dask) that saw an older version of
+            # the file imports the new one, as the run id (which hashes the content) says it should
+            digest = path_digest(path)[:12]
+            key = f"{path}@{digest}:{attr}"
+            if key in registry:
+                return key
+        else:
+            key, where = name, f"module {target}"
+        try:
+            module = (_import_file(path, digest) if target.endswith(".py")
+                      else _import_module(target, base_dir))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # SystemExit too, as for entry points
+            raise RegistryError(f"{kind} {name!r}: importing {where} raised {_why(e)}") from None
+        cls = getattr(module, attr, None)
+        if cls is None:
+            raise RegistryError(f"{kind} {name!r}: {where} defines no {attr!r} "
+                                f"({_classes(module)})")
+        registry.add(key, cls, where, label=name)  # refused there, naming name, if it breaks
+        return key
+
+    # -- building ------------------------------------------------------------------------------
+    def make_problem(self, name: str, params: dict[str, Any], base_dir: str | Path = ".",
+                     seed: int | None = None) -> Any:
+        """Build a problem; ``seed`` (the run's) fills the parameter the class names in
+        ``Problem.run_seeded`` when ``params`` leave it null (the LSTM's minibatch)."""
+        key = self.resolve("problem", name, base_dir)
+        seeded = declared(self.problems.get(key), Problem, "run_seeded")
+        if seeded and seed is not None and params.get(seeded) is None:
+            params = {**params, seeded: seed}
+        return self.problems.build(key, params)
+
+    def make_optimizer(self, name: str, params: dict[str, Any],
+                       base_dir: str | Path = ".") -> Any:
+        return self.optimizers.build(self.resolve("optimizer", name, base_dir), params)
 
 
-def resolve(registry: Registry, name: str, base_dir: str | Path = ".") -> str:
-    """Make ``name`` usable and return its registry key.
+_default = Plugins(problems.registry, optimizers.registry)
 
-    An entry point is imported now; ``module:Class`` and ``file.py:Class`` are imported and
-    registered (a file's key is ``/resolved/path.py@<content hash>:Class``). Raises
-    ``RegistryError`` with a line naming the plugin, its source and what is wrong.
-    """
-    _scan()
-    kind = registry.kind
-    if (kind, name) in _clashes and name in registry:
-        _warn_clash(registry, name)
-    _load(registry, name)
-    if name not in registry and (kind, name) in _broken_names:
-        raise RegistryError(f"plugin could not be loaded: {_broken_names[kind, name]}")
-    if name in registry or ":" not in name:
-        return name
-    target, _, attr = name.rpartition(":")
-    if target.endswith(".py"):
-        path = (Path(base_dir) / target).resolve()
-        where = f"file {path}"
-        if not path.is_file():
-            raise RegistryError(f"{kind} {name!r}: {where} does not exist")
-        # keyed on the content too: a long-lived worker (Dask) that saw an older version of the
-        # file imports the new one, as the run id (which hashes the content) says it should
-        digest = path_digest(path)[:12]
-        key = f"{path}@{digest}:{attr}"
-        if key in registry:
-            return key
-    else:
-        key, where = name, f"module {target}"
+
+def default() -> Plugins:
+    """The process's plugins: ``problems.registry``, ``optimizers.registry`` and the installed
+    packages (unless ``using`` has put another in its place)."""
+    return _default
+
+
+@contextlib.contextmanager
+def using(plugins: Plugins) -> Iterator[Plugins]:
+    """Make ``plugins`` the default for the ``with`` block (a test's own registries, seen by the
+    CLI and the runner in this process)."""
+    global _default
+    previous, _default = _default, plugins
     try:
-        module = (_import_file(path, digest) if target.endswith(".py")
-                  else _import_module(target, base_dir))
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # SystemExit too, as for entry points
-        raise RegistryError(f"{kind} {name!r}: importing {where} raised {_why(e)}") from None
-    cls = getattr(module, attr, None)
-    if cls is None:
-        raise RegistryError(f"{kind} {name!r}: {where} defines no {attr!r} "
-                            f"({_classes(module)})")
-    why = registry.check(cls)
-    if why:
-        raise RegistryError(f"{kind} {name!r} from {where}: {why}")
-    registry.add(key, cls, where)
-    return key
+        yield plugins
+    finally:
+        _default = previous
+
+
+def resolve(registry: Registry | str, name: str, base_dir: str | Path = ".") -> str:
+    """``default().resolve`` for the kind of ``registry`` (a Registry or "problem"/"optimizer")."""
+    kind = registry if isinstance(registry, str) else registry.kind
+    return _default.resolve(kind, name, base_dir)
 
 
 def make_problem(name: str, params: dict[str, Any], base_dir: str | Path = ".",
-                 seed: int | None = None):
-    """Build a problem; ``seed`` (the run's) fills the parameter the problem names in its
-    ``run_seeded`` attribute when the config leaves it null (the LSTM's minibatch)."""
-    name = resolve(problems.registry, name, base_dir)
-    key = getattr(problems.registry.get(name), "run_seeded", None)
-    if key and seed is not None and params.get(key) is None:
-        params = {**params, key: seed}
-    return problems.make(name, **params)
+                 seed: int | None = None) -> Any:
+    return _default.make_problem(name, params, base_dir, seed)
 
 
-def make_optimizer(name: str, params: dict[str, Any], base_dir: str | Path = "."):
-    return optimizers.make(resolve(optimizers.registry, name, base_dir), **params)
+def make_optimizer(name: str, params: dict[str, Any], base_dir: str | Path = ".") -> Any:
+    return _default.make_optimizer(name, params, base_dir)
+
+
+def load_entry_points() -> None:
+    _default.load_all()
+
+
+def broken() -> list[str]:
+    return _default.broken()
 
 
 def _import_module(target: str, base_dir: str | Path):

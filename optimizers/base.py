@@ -69,10 +69,17 @@ class Optimizer:
     Subclasses set ``name``, validate their hyperparameters in ``__init__`` (explicit keyword
     parameters with defaults: ``optbench list`` and the YAML validation read the signature) and
     define ``_start`` and ``step``. ``nit`` counts the method's iterations the way scipy does.
+    The registry checks the signatures of ``start`` and ``step`` and ``list_params`` when the
+    class is registered.
     """
 
     name: ClassVar[str] = ""
     param_docs: ClassVar[dict[str, str]] = {}
+    list_params: ClassVar[dict[str, int]] = {}
+    """Hyperparameters that take a list as one value, and how many list levels make one value
+    (Nelder-Mead's ``initial_simplex``, n+1 points of n coordinates: 2). In a sweep config a
+    list nested deeper than that sweeps over its items; a hyperparameter not named here takes
+    no list, so any list sweeps."""
 
     converged: bool = False
     message: str = ""

@@ -39,6 +39,7 @@ NONZDELT, ZDELT = 0.05, 0.00025
 
 class NelderMead(Optimizer):
     name = "nelder-mead"
+    list_params = {"initial_simplex": 2}  # n+1 points of n coordinates
     param_docs = {
         "adaptive": "use dimension-dependent coefficients (Gao & Han)",
         "xatol": "converged when the simplex spans <= xatol in every coordinate (>= 0)",

@@ -30,6 +30,7 @@ DOMAIN = 32.768
 
 class Ackley(Problem):
     name = "ackley"
+    list_params = {"x0": 1}  # one point
     param_docs = {
         "dim": "dimension n >= 1",
         "x0": "fixed start (list of n numbers); default: uniform in the domain from the seed",

@@ -53,13 +53,24 @@ class Problem:
     Subclasses set ``name`` and ``dim`` and define ``value``; they define ``grad`` and/or
     ``value_and_grad`` when the gradient is known. Optional: ``bounds``, ``x_opt``, ``f_opt``,
     ``blocks`` (named slices of x, for per-block gradient checks), ``smooth`` (False when the
-    objective has kinks where smooth methods may stall), ``param_docs`` (for ``optbench list``).
+    objective has kinks where smooth methods may stall), ``param_docs`` (for ``optbench list``),
+    and what the harness reads from the class before building it: ``run_seeded`` and
+    ``list_params`` (below). The registry checks the method signatures and these two when the
+    class is registered.
     """
 
     name: ClassVar[str] = ""
     gradient: ClassVar[str] = "analytic"  # or "finite-difference", set automatically
     smooth: ClassVar[bool] = True
     param_docs: ClassVar[dict[str, str]] = {}
+    run_seeded: ClassVar[str | None] = None
+    """The constructor parameter that the run's seed fills when a sweep config leaves it null
+    (or out), so that each seed of a sweep gets its own instance (the LSTM's minibatch:
+    ``"seed"``). None: the seed only draws the initial point."""
+    list_params: ClassVar[dict[str, int]] = {}
+    """Constructor parameters that take a list as one value, and how many list levels make one
+    value (a point ``x0: [1, 2]``: 1; a matrix: 2). In a sweep config a list nested deeper than
+    that sweeps over its items; a parameter not named here takes no list, so any list sweeps."""
 
     dim: int
     bounds: tuple[np.ndarray, np.ndarray] | None = None

@@ -5,6 +5,7 @@ from helpers import central_diff, rel_err
 from optbench import problems
 from optbench.bench.check.gradient import check_gradient
 from optbench.bench.cli.main import main
+from optbench.bench.plugins import Plugins, using
 from optbench.problems.autoencoder import Autoencoder
 
 
@@ -30,9 +31,12 @@ class SeedBugAutoencoder(Autoencoder):
 
 @pytest.fixture
 def seed_bug():
-    problems.registry.add("seed_bug_autoencoder", SeedBugAutoencoder, source="test")
-    yield
-    problems.registry.remove("seed_bug_autoencoder")
+    """The CLI sees its own registries for the test, and the process's never hold the name."""
+    fresh = Plugins(entry_points=lambda group: ())
+    fresh.problems.add("seed_bug_autoencoder", SeedBugAutoencoder, source="test")
+    with using(fresh):
+        yield
+    assert "seed_bug_autoencoder" not in problems.registry
 
 
 def test_check_flags_the_seed_bug(seed_bug, capsys):

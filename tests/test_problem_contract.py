@@ -75,14 +75,16 @@ def test_registry_lists_parameters_with_defaults():
 
 
 def test_registry_refuses_a_duplicate_and_a_class_without_value():
+    registry = problems.new_registry()  # the built-ins alone, apart from problems.registry
     with pytest.raises(LookupError, match="clashes"):
-        problems.registry.add("ackley", Ackley, source="test")
+        registry.add("ackley", Ackley, source="test")
 
     class NoValue(Problem):
         name = "no-value"
 
     with pytest.raises(LookupError, match="no value"):
-        problems.registry.add("no-value", NoValue, source="test")
+        registry.add("no-value", NoValue, source="test")
+    assert "no-value" not in registry and registry is not problems.registry
 
 
 def test_initial_point_with_infinite_bounds_says_what_to_do():

@@ -5,9 +5,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from optbench import optimizers, problems
 from optbench.bench.errors import describe
-from optbench.bench.plugins import broken, load_entry_points, resolve
+from optbench.bench.plugins import Plugins, default
 from optbench.registry import Registry, RegistryError
 
 
@@ -55,7 +54,7 @@ def _section(registry: Registry, title: str, named: list[tuple[str, str | None, 
     return lines
 
 
-def config_plugins(config: Path) -> dict[str, list[tuple[str, str | None, str]]]:
+def config_plugins(config: Path, plugins: Plugins) -> dict[str, list[tuple[str, str | None, str]]]:
     """Per kind, the plugin names a sweep config spells as ``file.py:Class``/``module:Class``.
 
     Only the YAML is read (not the whole sweep validated), so a plugin shows up even while
@@ -66,9 +65,8 @@ def config_plugins(config: Path) -> dict[str, list[tuple[str, str | None, str]]]
     _, raw = read_config(config)
     base = config.parent.resolve()
     out: dict[str, list[tuple[str, str | None, str]]] = {}
-    for section, registry in (("problems", problems.registry),
-                              ("optimizers", optimizers.registry)):
-        rows = out.setdefault(registry.kind, [])
+    for section, kind in (("problems", "problem"), ("optimizers", "optimizer")):
+        rows = out.setdefault(kind, [])
         entries = raw.get(section)
         for entry in entries if isinstance(entries, list) else []:
             for name in entry if isinstance(entry, dict) else []:
@@ -76,17 +74,20 @@ def config_plugins(config: Path) -> dict[str, list[tuple[str, str | None, str]]]
                         name in {shown for shown, _, _ in rows}:
                     continue
                 try:
-                    rows.append((name, resolve(registry, name, base), ""))
+                    rows.append((name, plugins.resolve(kind, name, base), ""))
                 except RegistryError as e:
                     rows.append((name, None, str(e)))
     return out
 
 
-def listing(config: str | Path | None = None) -> str:
-    load_entry_points()
-    named = config_plugins(Path(config)) if config is not None else {}
-    lines = _section(problems.registry, "problems:", named.get("problem", []))
-    lines += ["", *_section(optimizers.registry, "optimizers:", named.get("optimizer", []))]
+def listing(config: str | Path | None = None, plugins: Plugins | None = None) -> str:
+    """The text of ``optbench list`` for ``plugins`` (default: the process's)."""
+    plugins = plugins or default()
+    plugins.load_all()
+    named = config_plugins(Path(config), plugins) if config is not None else {}
+    lines = _section(plugins.problems, "problems:", named.get("problem", []))
+    lines += ["", *_section(plugins.optimizers, "optimizers:", named.get("optimizer", []))]
+    broken = plugins.broken()
     if broken:
         lines += ["", "plugins that could not be loaded:", *(f"  {b}" for b in broken)]
     return "\n".join(lines)

@@ -8,7 +8,6 @@ one ``ConfigError`` line: ``FILE: key.path: what is wrong; what is valid``.
 from __future__ import annotations
 
 import difflib
-import inspect
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,12 +25,13 @@ from pydantic import (
 )
 from pydantic.types import PositiveFloat, PositiveInt, StrictBool
 
-from optbench import optimizers, problems
 from optbench.bench.errors import USER_ERRORS, ConfigError, describe
-from optbench.bench.plugins import resolve
+from optbench.bench.plugins import Plugins, default
 from optbench.bench.sweep import yamlio
 from optbench.bench.sweep.spec import Budget, RunSpec, Targets, canonical
-from optbench.registry import Registry
+from optbench.optimizers import Optimizer
+from optbench.problems import Problem
+from optbench.registry import Registry, declared
 
 
 class _Strict(BaseModel):
@@ -264,6 +264,7 @@ def _expand(model: SweepModel, path: Path, base: Path,
     seeds = list(range(model.seeds)) if isinstance(model.seeds, int) else model.seeds
     budget = Budget(**model.budget.model_dump())
     sweep_targets = model.targets.model_dump()
+    plugins = default()
     probs = []
     for i, entry in enumerate(model.problems):
         name, params, extra = _split_entry(path, "problems", i, entry, allowed={"targets"})
@@ -271,11 +272,11 @@ def _expand(model: SweepModel, path: Path, base: Path,
         if i in objects:
             key, combos = name, [{}]
         else:
-            key, combos = _combinations(path, f"problems[{i}].{name}", problems.registry, name,
-                                        params, base)
+            key, combos = _combinations(path, f"problems[{i}].{name}", plugins, "problem",
+                                        name, params, base)
         for combo in combos:
             problem = objects[i] if i in objects else \
-                _build(path, f"problems[{i}].{name}", problems.make, key, combo)
+                _build(path, f"problems[{i}].{name}", plugins.problems, key, combo)
             if targets.distance is not None and problem.x_opt is None:
                 # point at the entry: its own targets, or the sweep's that it inherits
                 if extra.get("targets") is not None:
@@ -290,10 +291,10 @@ def _expand(model: SweepModel, path: Path, base: Path,
     opts = []
     for i, entry in enumerate(model.optimizers):
         name, params, _ = _split_entry(path, "optimizers", i, entry, allowed=set())
-        key, combos = _combinations(path, f"optimizers[{i}].{name}", optimizers.registry,
+        key, combos = _combinations(path, f"optimizers[{i}].{name}", plugins, "optimizer",
                                     name, params, base)
         for combo in combos:
-            _build(path, f"optimizers[{i}].{name}", optimizers.make, key, combo)
+            _build(path, f"optimizers[{i}].{name}", plugins.optimizers, key, combo)
             opts.append((name, combo))
     specs = [
         RunSpec(problem=p, problem_params=canonical(pp), optimizer=o,
@@ -353,22 +354,27 @@ def _entry_targets(path, i, sweep_targets, override) -> Targets:
     return Targets(**model.model_dump())
 
 
-def _combinations(path, where, registry: Registry, name, params,
+def _combinations(path, where, plugins: Plugins, kind: str, name, params,
                   base) -> tuple[str, list[dict[str, Any]]]:
-    """The registry key of ``name`` (a file plugin's is its resolved path) and the grid."""
+    """The registry key of ``name`` (a file plugin's is its resolved path) and the grid.
+
+    A list sweeps unless the class declares (``list_params``) that the parameter takes lists
+    nested as deeply as this one as a single value.
+    """
+    registry = plugins.registry(kind)
     try:
-        key = resolve(registry, name, base)
-        declared = {p.name: p for p in registry.params(key)}
+        key = plugins.resolve(kind, name, base)
+        known = {p.name: p for p in registry.params(key)}
         cls = registry.get(key)
     except USER_ERRORS as e:  # the name itself is wrong: point at the entry
         raise ConfigError(f"{path}: {where.removesuffix('.' + name)}: {e}") from None
-    unknown = [k for k in params if k not in declared]
+    unknown = [k for k in params if k not in known]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], declared, n=1)
+        close = difflib.get_close_matches(unknown[0], known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise ConfigError(f"{path}: {where}.{unknown[0]}: unknown parameter{hint}; valid: "
-                          f"{', '.join(declared) or 'none'}")
-    depth = _list_depths(cls)
+                          f"{', '.join(known) or 'none'}")
+    depth = list_params(kind, cls)
     axes = []
     for param, value in params.items():
         if isinstance(value, list) and _depth(value) > depth.get(param, 0):
@@ -380,19 +386,23 @@ def _combinations(path, where, registry: Registry, name, params,
     return key, [dict(c) for c in itertools.product(*axes)]
 
 
-def _list_depths(cls) -> dict[str, int]:
-    """How deeply each constructor parameter nests lists by its annotation (x0: list → 1)."""
-    sig = inspect.signature(cls.__init__)
-    return {n: str(p.annotation).count("list[") for n, p in sig.parameters.items()}
+BASES = {"problem": Problem, "optimizer": Optimizer}
+
+
+def list_params(kind: str, cls: type) -> dict[str, int]:
+    """Parameter -> list levels of one value, as the class declares it (``Problem.list_params``,
+    ``Optimizer.list_params``; checked when it was registered); none declared: every list sweeps.
+    """
+    return declared(cls, BASES[kind], "list_params")
 
 
 def _depth(value) -> int:
     return 1 + _depth(value[0]) if isinstance(value, list) and value else int(value == [])
 
 
-def _build(path, where, make, name, params):
+def _build(path, where, registry: Registry, name, params):
     try:
-        return make(name, **params)
+        return registry.build(name, params)
     except (*USER_ERRORS, ValueError, TypeError) as e:
         param = getattr(e, "param", None) or _named_param(str(e), params)
         key = f"{where}.{param}" if param else where
