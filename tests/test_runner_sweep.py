@@ -240,3 +240,24 @@ def test_a_lost_scheduler_stores_no_results_and_exits_2(tmp_path):
     runs = stored(out)
     assert 2 <= len(runs) < 16
     assert {r["status"] for r in runs.values()} == {"budget"}  # no cancelled runs stored
+
+
+def test_a_time_budget_sets_the_hard_limit(tmp_path):
+    """No timeout given: a run hanging in C under `seconds: 3` is killed within 10 s."""
+    cfg = write(tmp_path, """
+        name: hang
+        problems:
+          - sweep_plugins.py:HangsInC: {}
+        optimizers:
+          - adam: {lr: 0.1}
+        budget: {seconds: 3}
+    """)
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    code = main(["run", str(cfg), "--out", str(out), "--workers", "1", "--quiet", "--no-report",
+                 "--no-check"])
+    elapsed = time.monotonic() - t0
+    (row,) = stored(out).values()
+    assert row["status"] == "timeout" and "8 s" in row["message"], row
+    assert elapsed < 10 + 5  # the 8 s limit, plus starting one worker process
+    assert code in (0, 1)

@@ -80,6 +80,14 @@ def _seeds(v: Any) -> Any:
     raise ValueError(f"must be {SEEDS}")
 
 
+DEFAULT_TIMEOUT = 600.0
+
+
+def timeout_margin(seconds: float) -> float:
+    """Time a run may take beyond its time budget (setting up the problem, the last step)."""
+    return max(5.0, 0.25 * seconds)
+
+
 class SweepModel(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
     description: str = ""
@@ -90,6 +98,15 @@ class SweepModel(_Strict):
     targets: TargetsModel = TargetsModel()
     stop_at_target: StrictBool = True
     timeout: PositiveFloat | None = 600.0
+
+    @model_validator(mode="after")
+    def _timeout_follows_the_budget(self):
+        """Without a timeout of its own, a time budget sets the hard limit: a run that hangs
+        under ``seconds: 5`` is killed seconds after, not after the default 600 s."""
+        if "timeout" not in self.model_fields_set and self.budget.seconds is not None:
+            self.timeout = min(DEFAULT_TIMEOUT, self.budget.seconds + timeout_margin(
+                self.budget.seconds))
+        return self
 
 
 @dataclass(frozen=True)
