@@ -254,10 +254,9 @@ def test_a_time_budget_sets_the_hard_limit(tmp_path):
     """)
     out = tmp_path / "out"
     t0 = time.monotonic()
-    code = main(["run", str(cfg), "--out", str(out), "--workers", "1", "--quiet", "--no-report",
-                 "--no-check"])
+    main(["run", str(cfg), "--out", str(out), "--workers", "1", "--quiet", "--no-report",
+          "--no-check"])
     elapsed = time.monotonic() - t0
     (row,) = stored(out).values()
     assert row["status"] == "timeout" and "8 s" in row["message"], row
     assert elapsed < 10 + 5  # the 8 s limit, plus starting one worker process
-    assert code in (0, 1)
