@@ -28,8 +28,9 @@ vertices mostly rank near the best: 21 rows moved per step on average over 1,500
 580-D autoencoder. Ties, a NaN and shrinks call ``np.argsort`` as scipy does, since its order of
 ties (unstable) is what scipy's simplex holds. The centroid stays an O(n²) sum:
 ``np.add.reduce(sim[:-1], 0)`` adds the rows left to right in rank order, so its bits depend on
-where the new vertex lands, and an updated sum (x̄ += (x_new − x_out)/n) differs from scipy's
-from the first step on. On the window it is scipy's own expression, one pass with no copy.
+where the new vertex lands, and an updated sum (Σ += x_new − x_out) differs from scipy's in
+the last bits at 1,498 of those 1,499 steps. On the window it is scipy's own expression,
+one pass over the rows with no copy.
 
 Arguments, named as scipy names them: ``adaptive`` (False), ``xatol`` (1e-4), ``fatol`` (1e-4),
 ``initial_simplex`` (n+1 points of n coordinates; default None).
@@ -147,10 +148,10 @@ class NelderMead(Optimizer):
             xcc, fxcc = self._try((1 - psi) * xbar + psi * sim[-1])
             self._replace_worst(xcc, fxcc) if fxcc < fsim[-1] else self._shrink()
         self.nit += 1
-        return self.sim[0].copy()
+        return self.sim[0].copy()  # self.sim, not sim: the window may have slid
 
     def _spans_within(self, xatol: float) -> bool:
-        """max |x_i − x_0| <= xatol, vertex by vertex: a call that fails mostly ends at x_1."""
+        """max |x_i − x_0| <= xatol, vertex by vertex, stopping at the first one beyond it."""
         sim = self.sim
         return all(np.max(np.abs(x - sim[0])) <= xatol for x in sim[1:])
 
