@@ -9,7 +9,7 @@ Algorithm (one step; the simplex x_0 … x_n is kept sorted so that f_0 <= … <
     elif f_r < f_n: x_c = x̄ + ψρ(x̄ − x_n);   keep x_c if f_c <= f_r          outside contraction
     else:           x_cc = x̄ − ψ(x̄ − x_n);    keep x_cc if f_cc < f_n         inside contraction
     if nothing was kept after a contraction: x_i ← x_0 + σ(x_i − x_0), i >= 1  shrink
-    sort the simplex by f
+    sort the simplex by f: without a shrink, move the one new vertex to its rank
 
 with ρ = 1, χ = 2, ψ = 1/2, σ = 1/2, or with ``adaptive`` (Gao & Han) ρ = 1, χ = 1 + 2/n,
 ψ = 3/4 − 1/(2n), σ = 1 − 1/n. With bounds every trial point is clipped into them.
@@ -19,6 +19,18 @@ with ρ = 1, χ = 2, ψ = 1/2, σ = 1/2, or with ``adaptive`` (Gao & Han) ρ = 1
 loop. Driven until ``converged`` it reproduces ``scipy.optimize.minimize(method="Nelder-Mead")``
 exactly: same simplex, iterates, nfev, and ``nit`` (which, as in scipy, starts at 1).
 Iteration and evaluation limits are the runner's budget, not options here.
+
+Cost of a step besides its 1–2 evaluations (n + 2 with a shrink): scipy re-sorts the whole
+simplex, an O(n²) copy. Here the vertices stay in rank order as a window of n+1 rows inside a
+buffer of 2(n+1) rows, and a new vertex of rank k is put in place by moving min(k, n − k) rows
+(when k is small the window slides up one row and the worst row drops off its end). New
+vertices mostly rank near the best: 21 rows moved per step on average over 1,500 steps on the
+580-D autoencoder. Ties, a NaN and shrinks call ``np.argsort`` as scipy does, since its order of
+ties (unstable) is what scipy's simplex holds. The centroid stays an O(n²) sum:
+``np.add.reduce(sim[:-1], 0)`` adds the rows left to right in rank order, so its bits depend on
+where the new vertex lands, and an updated sum (Σ += x_new − x_out) differs from scipy's in
+the last bits at 1,498 of those 1,499 steps. On the window it is scipy's own expression,
+one pass over the rows with no copy.
 
 Arguments, named as scipy names them: ``adaptive`` (False), ``xatol`` (1e-4), ``fatol`` (1e-4),
 ``initial_simplex`` (n+1 points of n coordinates; default None).
@@ -91,11 +103,15 @@ class NelderMead(Optimizer):
         if self.bounds is not None:  # reflect points beyond the upper bound back inside, as scipy
             upper = self.bounds[1]
             sim = np.clip(np.where(sim > upper, 2 * upper - sim, sim), *self.bounds)
+        self._rows = np.empty((2 * (n + 1), n))  # the simplex is a window of n+1 of these rows
+        self._top = n + 1
+        self.sim = self._rows[self._top:]
+        self.sim[:] = sim
         self.fsim = np.full(n + 1, np.inf)
-        self.sim = sim
         for k in range(n + 1):
-            self.fsim[k] = self.oracle.value(sim[k])
+            self.fsim[k] = self.oracle.value(self.sim[k])
         self._sort()
+        self._sort()  # scipy sorts twice before its loop; with ties the second may reorder
         self.nit = 1
 
     def _initial_simplex(self, x0: np.ndarray) -> np.ndarray:
@@ -114,13 +130,12 @@ class NelderMead(Optimizer):
     def step(self) -> np.ndarray:
         sim, fsim = self.sim, self.fsim
         # scipy tests x first; the cheap f test first decides the same and skips an n² pass
-        if (np.max(np.abs(fsim[0] - fsim[1:])) <= self.fatol
-                and np.max(np.abs(sim[1:] - sim[0])) <= self.xatol):
+        if np.max(np.abs(fsim[0] - fsim[1:])) <= self.fatol and self._spans_within(self.xatol):
             self.converged = True
             self.message = "Optimization terminated successfully."
             return sim[0].copy()
         rho, chi, psi = self.rho, self.chi, self.psi
-        xbar = np.add.reduce(sim[:-1], 0) / (sim.shape[0] - 1)
+        xbar = np.add.reduce(sim[:-1], 0) / (sim.shape[0] - 1)  # scipy's sum, bit for bit
         xr, fxr = self._try((1 + rho) * xbar - rho * sim[-1])
         if fxr < fsim[0]:
             xe, fxe = self._try((1 + rho * chi) * xbar - rho * chi * sim[-1])
@@ -134,8 +149,12 @@ class NelderMead(Optimizer):
             xcc, fxcc = self._try((1 - psi) * xbar + psi * sim[-1])
             self._replace_worst(xcc, fxcc) if fxcc < fsim[-1] else self._shrink()
         self.nit += 1
-        self._sort()
-        return self.sim[0].copy()
+        return self.sim[0].copy()  # self.sim, not sim: the window may have slid
+
+    def _spans_within(self, xatol: float) -> bool:
+        """max |x_i − x_0| <= xatol, vertex by vertex, stopping at the first one beyond it."""
+        sim = self.sim
+        return all(np.max(np.abs(x - sim[0])) <= xatol for x in sim[1:])
 
     def _try(self, x: np.ndarray) -> tuple[np.ndarray, float]:
         if self.bounds is not None:
@@ -143,7 +162,35 @@ class NelderMead(Optimizer):
         return x, self.oracle.value(x)
 
     def _replace_worst(self, x: np.ndarray, f: float) -> None:
-        self.sim[-1], self.fsim[-1] = x, f
+        """Drop the worst vertex and insert (x, f) at its rank k: O(n·min(k, n−k)), not O(n²).
+
+        Without ties the rank is where scipy's argsort puts it. The rows of ranks 0 … k−1 move
+        one row up in ``_rows`` (the window slides up), or those of ranks k … n−1 one row down.
+        """
+        fsim, n = self.fsim, self.fsim.size - 1
+        k = int(np.searchsorted(fsim[:-1], f))
+        if not (self._distinct and (k == 0 or fsim[k - 1] < f) and (k == n or f < fsim[k])):
+            self.sim[-1], fsim[-1] = x, f
+            self._sort()  # a tie (or NaN): scipy's argsort is unstable, so ask it for the order
+            return
+        fsim[k + 1:] = fsim[k:-1]
+        fsim[k] = f
+        if k < n - k:
+            top = self._slide_up()
+            self._rows[top: top + k] = self._rows[top + 1: top + k + 1]
+        else:
+            self.sim[k + 1:] = self.sim[k:-1]
+        self.sim[k] = x
+
+    def _slide_up(self) -> int:
+        """Move the window one row up in ``_rows``, its worst row falling out; return its top."""
+        rows, n1 = self._rows, self.fsim.size
+        if self._top == 0:  # no room above: move the window to the bottom, once per n+1 slides
+            rows[n1:] = rows[:n1]
+            self._top = n1
+        self._top -= 1
+        self.sim = rows[self._top: self._top + n1]
+        return self._top
 
     def _shrink(self) -> None:
         sim = self.sim
@@ -152,13 +199,13 @@ class NelderMead(Optimizer):
             if self.bounds is not None:
                 sim[j] = np.clip(sim[j], *self.bounds)
             self.fsim[j] = self.oracle.value(sim[j])
+        self._sort()
 
     def _sort(self) -> None:
-        order = np.argsort(self.fsim)
-        # reorder into a spare buffer: the simplex is n² numbers, too many to allocate each step
-        spare = getattr(self, "_spare", None)
-        if spare is None or spare.shape != self.sim.shape:
-            spare = np.empty_like(self.sim)
-        np.take(self.sim, order, 0, out=spare)
-        self._spare, self.sim = self.sim, spare
-        self.fsim = np.take(self.fsim, order, 0)
+        """Order the vertices as scipy's ``np.argsort(fsim)``, moving only the rows it moves."""
+        ind = np.argsort(self.fsim)
+        moved = np.flatnonzero(ind != np.arange(ind.size))
+        if moved.size:
+            span = slice(moved[0], moved[-1] + 1)
+            self.sim[span], self.fsim[span] = self.sim[ind[span]], self.fsim[ind[span]]
+        self._distinct = bool(np.all(self.fsim[:-1] < self.fsim[1:]))

@@ -254,7 +254,7 @@ def test_parity_with_scipy(case, name, method, hp):
     opt, n_calls, iterates = _stepped(problem, name, x0, maxiter, hp)
     assert opt.nit == ref.nit
     assert n_calls == ref.nfev == calls[0]
-    np.testing.assert_allclose(iterates[-1], ref.x, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(iterates[-1], ref.x)  # bit for bit, not merely close
     if ref.status == 0:  # scipy's own test stopped it: so must ours, with scipy's words
         assert opt.converged and opt.message == ref.message
     if case == "bounded":
@@ -294,12 +294,93 @@ def test_every_iterate_matches_scipy_callback(case, name, method, hp):
         else:
             final = x
     assert len(iterates) == len(seen)
-    np.testing.assert_allclose(np.array(iterates), np.array(seen), rtol=1e-12, atol=0)
-    np.testing.assert_allclose(final, ref.x, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(np.array(iterates), np.array(seen))  # bit for bit
+    np.testing.assert_array_equal(final, ref.x)
     assert opt.nit == ref.nit and oracle.calls == ref.nfev == calls[0]
     assert opt.message == ref.message
     if case == "bounded":
         assert seen[-1][0] == 0.5  # the bound x <= 0.5 binds (the minimizer (1, 1) is outside)
+
+
+
+class Stairs(Problem):
+    """Σ ⌊2|x_i|⌋ + slope·Σ x_i², from a start drawn in a box, bounded by it if ``bounded``.
+
+    Flat treads between kinks, where Nelder-Mead shrinks; with ``slope = 0`` the simplex holds
+    ties, which scipy orders by its argsort, unstable on ties.
+    """
+
+    name = "stairs"
+
+    def __init__(self, dim, slope=0.0, box=(-2.0, 2.0), bounded=False):
+        self.dim, self.slope, self.box = dim, slope, box
+        if bounded:
+            self.bounds = tuple(np.full(dim, b) for b in box)
+
+    def initial_point(self, rng):
+        return rng.uniform(*self.box, self.dim)
+
+    def value(self, x):
+        return float(np.sum(np.floor(2 * np.abs(x))) + self.slope * np.sum(x * x))
+
+
+class NaNBeyond(Stairs):
+    """Stairs, but NaN where Σ x_i > 30, as at the start: NaN sorts last and stays a while."""
+
+    def initial_point(self, rng):
+        x0 = super().initial_point(rng)
+        x0[:20] = 1.9
+        return x0
+
+    def value(self, x):
+        return np.nan if np.sum(x) > 30 else super().value(x)
+
+
+HIGH_DIM = {  # case: (problem, maxiter); None: until scipy's own test stops the run
+    "ackley-50": (lambda: make("ackley", dim=50), 1000),
+    "ackley-200": (lambda: make("ackley", dim=200), 500),
+    # the start has coordinates above 2 / 1.05: scipy reflects those simplex points inside
+    "stairs-50-bounded": (lambda: Stairs(50, 1e-3, box=(0.25, 2.0), bounded=True), 3000),
+    "stairs-200": (lambda: Stairs(200, 1e-3), 800),
+    "nan-50": (lambda: NaNBeyond(50, 1e-3), 500),
+    "plateaus-50": (lambda: Stairs(50), None),
+    "plateaus-200": (lambda: Stairs(200), None),
+}
+
+
+@pytest.mark.parametrize("case, adaptive", [
+    *((case, adaptive) for case in HIGH_DIM for adaptive in (False, True)
+      if (case, adaptive) != ("plateaus-200", True)),  # 1,378 shrinks of 200 points: too slow
+])
+def test_nelder_mead_in_high_dimension_keeps_scipy_bits_through_shrinks_and_ties(case, adaptive):
+    build, maxiter = HIGH_DIM[case]
+    problem = build()
+    x0 = problem.initial_point(np.random.default_rng(7))
+    hp = {"adaptive": adaptive}
+    seen, calls = [], [0]
+    ref = _scipy(problem, "Nelder-Mead", x0, {**hp, "maxiter": maxiter or 10**6}, calls,
+                 callback=lambda intermediate_result: seen.append(intermediate_result.x.copy()))
+    oracle, opt = Counting(problem), optimizers.make("nelder-mead", **hp)
+    opt.start(oracle, x0)
+    iterates, shrinks, ties, nans = [], 0, 0, 0
+    while not opt.converged and opt.nit < (maxiter or np.inf):
+        nit, nfev, x = opt.nit, oracle.calls, opt.step()
+        iterates += [x] if opt.nit > nit else []
+        shrinks += oracle.calls - nfev > 2  # reflect, contract, then n points
+        ties += bool(np.any(opt.fsim[1:] == opt.fsim[:-1]))
+        nans += bool(np.isnan(opt.fsim).any())
+    np.testing.assert_array_equal(np.array(iterates), np.array(seen))  # bit for bit
+    np.testing.assert_array_equal(x, ref.x)
+    np.testing.assert_array_equal(opt.sim, ref.final_simplex[0])  # every vertex, in rank order
+    np.testing.assert_array_equal(opt.fsim, ref.final_simplex[1])
+    assert opt.nit == ref.nit and oracle.calls == ref.nfev == calls[0]
+    assert opt.converged == (ref.status == 0) == (maxiter is None)
+    assert shrinks  # every case goes through shrinks, some through ties or NaNs as well
+    assert bool(ties) == case.startswith("plateaus") and bool(nans) == case.startswith("nan")
+    if problem.bounds is not None:
+        low, high = problem.bounds
+        assert all(((low <= x) & (x <= high)).all() for x in iterates)
+        assert (iterates[-1] == low).any()  # the bound x >= 0.25 binds (the minimizer is 0)
 
 
 def test_lbfgsb_abnormal_termination_names_the_likely_causes():
