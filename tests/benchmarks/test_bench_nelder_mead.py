@@ -16,10 +16,10 @@ of 16 MiB first, so scipy is timed without the faults whichever test ran before.
 import numpy as np
 import pytest
 import scipy.optimize as so
-from optbench.optimizers import PlainOracle
-from optbench.problems import make
 
 from optbench import optimizers
+from optbench.optimizers import PlainOracle
+from optbench.problems import make
 
 ITERATIONS = 1500
 pytestmark = pytest.mark.benchmark(group="nelder-mead autoencoder 580-D 1500 iterations")
