@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from optbench.bench.errors import UsageError, describe
+from optbench.bench.formatting import number
 from optbench.bench.results.store import Store, environment
 from optbench.bench.sweep.config import Sweep, load_sweep
 from optbench.bench.sweep.spec import RunSpec
@@ -47,6 +48,9 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(summary_table(df))
         print(f"\nresults: {store.root}/ (summary.csv, runs/)")
+    from optbench.bench.run.landscape import write_landscapes
+
+    write_landscapes(store.root, quiet=args.quiet)  # the report's contours, even with --no-report
     if not args.no_report:
         from optbench.bench.report.build import build_report
 
@@ -194,9 +198,9 @@ def summary_table(df) -> str:
             statuses[r["status"]] += 1
         rows.append((
             prob, opt, str(len(rs)), f"{len(hits)}/{len(rs)}",
-            _fmt(_median([r["fev_to_target"] for r in hits])),
-            _fmt(_median([r["f_final"] for r in rs])),
-            _fmt(_median([r["wall_time_s"] for r in rs])),
+            number(_median([r["fev_to_target"] for r in hits])),
+            number(_median([r["f_final"] for r in rs])),
+            number(_median([r["wall_time_s"] for r in rs])),
             " ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
         ))
     if not rows:
@@ -205,10 +209,3 @@ def summary_table(df) -> str:
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
-
-def _fmt(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if (isinstance(x, float) and not x.is_integer()) or abs(x) >= 1e6:
-        return f"{x:.3g}"
-    return f"{int(x)}"

@@ -22,7 +22,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 
 from optbench.bench.errors import UsageError, describe
-from optbench.bench.results.records import RunRecord, Status
+from optbench.bench.results.records import RunRecord
+from optbench.bench.results.status import Status
 from optbench.bench.run.runner import execute
 from optbench.bench.sweep.spec import RunSpec
 
