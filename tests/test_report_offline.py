@@ -177,6 +177,29 @@ def test_a_folder_without_the_new_columns_still_reports(tmp_path):
                        "sensitivity"}
 
 
+def test_a_landscape_for_another_box_is_drawn_where_it_reaches(tmp_path, capsys):
+    """A stored map smaller than the plot (mapped for other runs) shades part of it, and the
+    report says so rather than failing."""
+    from dataclasses import replace
+
+    from optbench.bench.results.store import Store
+
+    out = _sweep(tmp_path)
+    store = Store(out)
+    assert len(list(store.landscapes.glob("*.npz"))) == 1
+    land = store.load_landscape("valley.py:Valley", canonical({"tilt": 3.0}))
+    half = slice(0, len(land.xs) // 2)
+    store.save_landscape(replace(land, xs=land.xs[half], ys=land.ys[half],
+                                 z=land.z[half, half],
+                                 box=((land.xs[0], land.xs[half][-1]),
+                                      (land.ys[0], land.ys[half][-1]))))
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "covers only part of the plot" in err and "could not be drawn" not in err
+    assert (out / "figures" / "trajectory-valley.py-valley-tilt-3.png").is_file()
+
+
 def test_a_slow_landscape_leaves_a_partial_map():
     """Probed fast, then slow: the grid stays fine but the rows past the deadline stay blank."""
     class SlowsDown:

@@ -16,6 +16,7 @@ import contextlib
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,13 @@ def write_landscapes(root: str | Path, quiet: bool = False) -> list[Path]:
 
     store = Store(root)
     results = load_results(store.root)
-    if results.runs.empty:
+    runs = results.runs[results.runs["dim"] == 2]  # the others have no trajectory plot
+    if runs.empty:
         return []
+    results = replace(results, runs=runs)
     written = []
     for view in problem_views(results):
-        box = trajectory_box(view) if view.dim == 2 else None
+        box = trajectory_box(view)
         if box is None:
             continue
         first = view.runs.iloc[0]
