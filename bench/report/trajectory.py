@@ -80,7 +80,7 @@ def _paths(view: ProblemView) -> list[tuple[str, str, int, str, np.ndarray, np.n
 ZOOM = 20.0  # x* is kept in view unless that would shrink the paths below 1/ZOOM of the box
 
 
-def _box(paths, x_opt) -> tuple[tuple[tuple[float, float], tuple[float, float]], bool]:
+def _box(paths, x_opt) -> tuple[Box, bool]:
     """Axis limits holding the paths, and whether x* is inside them.
 
     A path that ran off to infinity is cut, not followed. x* is kept in view unless the paths

@@ -140,7 +140,7 @@ class Store:
         try:
             with np.load(path, allow_pickle=False) as data:
                 landscape = Landscape.from_arrays(data)
-        except (OSError, KeyError, ValueError):
+        except Exception:  # missing, cut short, or not ours (a bad zip is no OSError)
             return None
         same = (landscape.problem, landscape.problem_params) == (problem, problem_params)
         return landscape if same else None
