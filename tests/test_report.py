@@ -549,13 +549,22 @@ def test_convergence_curves_start_at_the_start_value(main_sweep, summary):
 
 
 def test_a_configuration_at_its_default_is_on_the_sensitivity_line():
-    """lbfgsb next to lbfgsb(maxcor=5) is a sweep over maxcor: 10 (scipy's default m) and 5."""
+    """lbfgsb next to lbfgsb(maxcor=5) is a sweep over maxcor: 10 (scipy's default m) and 5.
+
+    The default comes from the runs' records (the runner resolves it), not from the registry.
+    """
     from types import SimpleNamespace
 
     from optbench.bench.report.sensitivity import swept
+    from optbench.bench.run.runner import resolved_hyperparameters
+    from optbench.bench.sweep.spec import canonical
+    from optbench.optimizers.lbfgsb import LBFGSB
 
+    given = [{}, {}, {"maxcor": 5}, {"maxcor": 5}]
     runs = pd.DataFrame({"optimizer": ["lbfgsb"] * 4, "seed": [0, 1, 0, 1],
-                         "optimizer_params": ["{}", "{}", '{"maxcor":5}', '{"maxcor":5}']})
+                         "optimizer_params": ["{}", "{}", '{"maxcor":5}', '{"maxcor":5}'],
+                         "optimizer_resolved": [canonical(resolved_hyperparameters(LBFGSB, g))
+                                                for g in given]})
     lines = swept(SimpleNamespace(runs=runs))
     ((optimizer, fixed, points),) = lines["maxcor"]
     assert optimizer == "lbfgsb" and fixed == ""

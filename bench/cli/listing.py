@@ -6,6 +6,7 @@ import inspect
 from pathlib import Path
 
 from optbench.bench.errors import describe
+from optbench.bench.formatting import config_value
 from optbench.bench.plugins import Plugins, default
 from optbench.registry import Registry, RegistryError
 
@@ -13,9 +14,7 @@ from optbench.registry import Registry, RegistryError
 def _default(value) -> str:
     if value is inspect.Parameter.empty:
         return "required"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return "null" if value is None else str(value)
+    return "null" if value is None else config_value(value)
 
 
 def _summary(cls: type) -> str:

@@ -8,6 +8,7 @@ import statistics
 import sys
 from collections import defaultdict
 
+from optbench.bench.formatting import number
 from optbench.bench.sweep.config import load_sweep
 
 
@@ -56,9 +57,9 @@ def summary_table(df) -> str:
             statuses[r["status"]] += 1
         rows.append((
             prob, opt, str(len(rs)), f"{len(hits)}/{len(rs)}",
-            _fmt(_median([r["fev_to_target"] for r in hits])),
-            _fmt(_median([r["f_final"] for r in rs])),
-            _fmt(_median([r["wall_time_s"] for r in rs])),
+            number(_median([r["fev_to_target"] for r in hits])),
+            number(_median([r["f_final"] for r in rs])),
+            number(_median([r["wall_time_s"] for r in rs])),
             " ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
         ))
     if not rows:
@@ -67,10 +68,3 @@ def summary_table(df) -> str:
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
-
-def _fmt(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if (isinstance(x, float) and not x.is_integer()) or abs(x) >= 1e6:
-        return f"{x:.3g}"
-    return f"{int(x)}"

@@ -80,14 +80,21 @@ def problem_views(results, table=None) -> list:
     from optbench.bench.report import figures as plots
     from optbench.bench.report.data import load_traces
     from optbench.bench.report.tables import best_per_optimizer, config_table
+    from optbench.bench.results.store import Store
 
     runs = results.runs
     traces = load_traces(results.root, runs["run_id"], TRACE_COLUMNS_USED)
     colors = plots.optimizer_colors(list(dict.fromkeys(runs["optimizer"])))
     best = best_per_optimizer(config_table(runs) if table is None else table)
     taken: set[str] = set()
-    return [_view(label, runs[runs["problem_label"] == label], traces, best, colors, taken)
-            for label in results.problems()]
+    views = [_view(label, runs[runs["problem_label"] == label], traces, best, colors, taken)
+             for label in results.problems()]
+    for view in views:
+        if view.dim == 2:
+            first = view.runs.iloc[0]
+            view.landscape = Store(results.root).load_landscape(first["problem"],
+                                                                first["problem_params"])
+    return views
 
 
 def _figures(results, table, fmt: str):
@@ -121,22 +128,17 @@ def _figures(results, table, fmt: str):
     return figures, notes
 
 
-NON_SMOOTH_CAPTION = ("Non-smooth problem: methods that assume a smooth model (L-BFGS-B's "
-                      "quasi-Newton model and line search above all) may stall at its kinks.")
-
-
 def _non_smooth_caption(figure, views):
     """A figure of a non-smooth problem says so in its caption."""
     from dataclasses import replace
 
+    from optbench.bench.report.tables import NON_SMOOTH, non_smooth_among
+
     kinked = [v.label for v in views if v.smooth is False]
     if not kinked:
         return figure
-    if figure.problem is not None:
-        return replace(figure, caption=f"{figure.caption} {NON_SMOOTH_CAPTION}")
-    return replace(figure, caption=f"{figure.caption} Non-smooth among them: "
-                                   f"{', '.join(kinked)}; methods that assume a smooth model "
-                                   "(L-BFGS-B above all) may stall at their kinks.")
+    note = NON_SMOOTH if figure.problem is not None else non_smooth_among(kinked)
+    return replace(figure, caption=f"{figure.caption} {note}")
 
 
 def _problem_figures(view, hits, folder: Path, fmt: str):
@@ -188,16 +190,26 @@ def _view(label: str, rows, traces, best, colors, taken: set[str]):
         f_opt=float(f_opt.iloc[0]) if len(f_opt) and math.isfinite(f_opt.iloc[0]) else None,
         runs=rows, traces={r: traces[r] for r in rows["run_id"]},
         best={opt: cfg for (p, opt), cfg in best.items() if p == label},
-        colors=colors, targets=targets, smooth=_smooth(rows["smooth"].iloc[0]),
+        colors=colors, targets=targets, smooth=rows["smooth"].iloc[0],
+        x_opt=_vector(rows["x_opt"].iloc[0]),
     )
 
 
-def _smooth(value) -> bool | None:
-    return None if value is None or value != value else bool(value)  # NaN != NaN
+def _vector(text: str | None):
+    """A JSON list of numbers as an array; None for None or anything else."""
+    import json
+
+    import numpy as np
+
+    try:
+        x = np.asarray(json.loads(text), dtype=float) if text else None
+    except (TypeError, ValueError):
+        return None
+    return x if x is not None and x.ndim == 1 else None
 
 
 def _general_notes(results) -> list[str]:
-    from optbench.bench.report.data import FAILED
+    from optbench.bench.results.status import FAILED
 
     runs = results.runs
     notes = []

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from optbench.bench.formatting import compact
 from optbench.bench.report.figures import (
     FAINT_ALPHA,
     LOG_FLOOR,
     FigureFile,
     ProblemView,
     finite_max,
-    fmt_number,
     legend_outside,
     log_grid,
     new_figure,
@@ -67,7 +67,7 @@ def _ylabel(view: ProblemView, log: bool) -> str:
     scale = ", log scale" if log else ""
     if view.f_opt is None:
         return f"best f(x) so far (no known minimum f*{scale})"
-    return f"best f(x) so far − f*  (f* = {fmt_number(view.f_opt)}{scale})"
+    return f"best f(x) so far − f*  (f* = {compact(view.f_opt)}{scale})"
 
 
 def curves(view: ProblemView, column: str):
@@ -161,7 +161,7 @@ def _targets(ax, view: ProblemView) -> list:
             continue
         ax.axhline(t, color="0.25", ls="--", lw=1.0, zorder=4)
         handles.append(Line2D([], [], color="0.25", ls="--", lw=1.0,
-                              label=f"target {what} = {fmt_number(t)}"))
+                              label=f"target {what} = {compact(t)}"))
     return handles
 
 

@@ -1,7 +1,9 @@
 """What the report reads from a results folder: the runs' summaries, specs, hits and traces.
 
 The per-run JSON files are the truth (summary.csv is rebuilt from them), so the report reads
-those; traces are read column-wise with pyarrow, only for the runs a figure needs.
+those; traces are read column-wise with pyarrow, only for the runs a figure needs. What the
+report knows of a problem or an optimizer (f*, x*, smoothness, defaults) is what its runs
+recorded: it never builds or imports them, so a folder reports the same wherever it is moved.
 """
 
 from __future__ import annotations
@@ -14,11 +16,8 @@ from typing import Any
 import numpy as np
 
 from optbench.bench.errors import UsageError
-from optbench.bench.results.records import SUMMARY_COLUMNS, Status
+from optbench.bench.results.records import SUMMARY_COLUMNS
 from optbench.bench.results.store import Store
-
-FAILED = tuple(s.value for s in Status if s.failed)
-STATUSES = tuple(s.value for s in Status)
 
 
 @dataclass
@@ -27,7 +26,8 @@ class Results:
 
     root: Path
     runs: Any  # DataFrame: SUMMARY_COLUMNS + target_value, has_target, targets (JSON),
-    #            base_dir, stop_at_target, smooth (True, False, or None when not known)
+    #            base_dir, stop_at_target; smooth, gradient, x_opt, optimizer_resolved are
+    #            None where not recorded
     hits: dict[str, list[tuple[float, int, float]]]  # run_id -> precision ladder hits
     config_text: str
     environment: dict[str, Any] | None
@@ -99,25 +99,38 @@ def _clean(runs):
     dim = runs["dim"].where(runs["dim"] > 0)
     runs["dim"] = dim.fillna(dim.groupby(runs["problem_label"]).transform("max")).fillna(0)
     runs["f_opt"] = runs["f_opt"].fillna(by_problem["f_opt"].transform("first"))
-    smooth = {(name, base): problem_smooth(name, base) for name, base in
-              dict.fromkeys(zip(runs["problem"], runs["base_dir"], strict=True))}
-    runs["smooth"] = pd.Series([smooth[k] for k in zip(runs["problem"], runs["base_dir"],
-                                                          strict=True)], index=runs.index,
-                               dtype=object)
+    for name, read in PER_PROBLEM.items():
+        runs[name] = _per_problem(runs, name, read)
+    runs["optimizer_resolved"] = pd.Series([_text(v) for v in runs["optimizer_resolved"]],
+                                           index=runs.index, dtype=object)
     return runs
 
 
-def problem_smooth(name: str, base_dir: str = "") -> bool | None:
-    """The problem class's ``smooth`` attribute, read from the registry without building it."""
-    from optbench import problems
-    from optbench.bench.plugins import resolve
+def _bool(value) -> bool | None:
+    return bool(value) if isinstance(value, bool | np.bool_) else None
 
-    try:
-        cls = problems.registry.get(resolve(problems.registry, name, base_dir or "."))
-    except Exception:  # a plugin that is gone or broken: not known
-        return None
-    smooth = getattr(cls, "smooth", True)
-    return smooth if isinstance(smooth, bool) else None
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# What a run records of its problem: None where it is not known (a set-up that failed, a run
+# killed from outside, a folder written before these were recorded).
+PER_PROBLEM = {"smooth": _bool, "gradient": _text, "x_opt": _text}
+
+
+def _per_problem(runs, name: str, read):
+    """Column ``name`` as ``read`` takes it; a run that lacks it takes its problem's value."""
+    import pandas as pd
+
+    values = [read(v) for v in runs[name]]
+    known: dict[str, object] = {}
+    for label, value in zip(runs["problem_label"], values, strict=True):
+        if value is not None:
+            known.setdefault(label, value)
+    return pd.Series([known.get(label) if value is None else value
+                      for label, value in zip(runs["problem_label"], values, strict=True)],
+                     index=runs.index, dtype=object)
 
 
 def load_traces(root: Path, run_ids, columns: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:

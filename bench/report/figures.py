@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from optbench.bench.formatting import compact
+
 OKABE_ITO = (
     "#0072B2",  # blue
     "#D55E00",  # vermillion
@@ -56,7 +58,8 @@ class ProblemView:
     colors: dict[str, str]  # optimizer name -> colour
     targets: list[float]  # value targets (on f − f* when f* is known, else on f)
     smooth: bool | None = True  # False: the problem says it has kinks; None: not known
-
+    x_opt: np.ndarray | None = None  # the known minimizer its runs recorded
+    landscape: Any = None  # results.landscapes.Landscape stored for a 2-D problem, or None
 
     @property
     def seeds(self) -> int:
@@ -185,11 +188,6 @@ def log_grid(low: float, high: float, n: int = 160, integer: bool = False) -> np
     return np.unique(np.round(grid)) if integer else grid
 
 
-def fmt_number(x: float) -> str:
-    """A compact number for titles and legends: 5e-04, 0.01, 3."""
-    return f"{x:.3g}"
-
-
 def finite_max(values, default: float) -> float:
     """The largest finite value, or ``default`` when there is none (a timed-out run's NaN)."""
     a = np.asarray(values, dtype=float).ravel()
@@ -211,5 +209,5 @@ def plain_log_ticks(ax, axis: str = "y") -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
     subs = (1.0, 2.0, 3.0, 5.0) if np.log10(high / low) <= 1.0 else (1.0, 2.0, 5.0)
     target.set_major_locator(LogLocator(base=10, subs=subs))
-    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    target.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
     target.set_minor_formatter(NullFormatter())

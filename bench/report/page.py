@@ -13,9 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from optbench.bench.report.data import FAILED, Results
+from optbench.bench.report.data import Results
 from optbench.bench.report.figures import FigureFile
 from optbench.bench.report.tables import DISPLAY_HEADER, NON_SMOOTH, display_rows, non_smooth
+from optbench.bench.results.status import FAILED
 
 
 @dataclass

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from optbench.bench.report.data import FAILED
+from optbench.bench.formatting import compact, config_value
 from optbench.bench.report.figures import (
     LOG_FLOOR,
     FigureFile,
     ProblemView,
-    fmt_number,
     legend_outside,
     new_figure,
     plain_log_ticks,
@@ -27,6 +26,7 @@ from optbench.bench.report.figures import (
     save,
     wrap,
 )
+from optbench.bench.results.status import FAILED
 
 LINESTYLES = ("-", "--", ":", "-.")
 MAX_PANELS = 4
@@ -56,10 +56,10 @@ def swept(view: ProblemView) -> dict[str, list[tuple[str, str, list[tuple[float,
         configs = [(flatten(json.loads(p)), g) for p, g in rows.groupby("optimizer_params",
                                                                          sort=False)]
         # a parameter one configuration leaves at its default still varies: lbfgsb against
-        # lbfgsb(maxcor=5) is maxcor 10 against 5
+        # lbfgsb(maxcor=5) is maxcor 10 against 5 (the default as the run recorded it)
         given = {k for flat, _ in configs for k in flat}
-        defaults = {k: v for k, v in _defaults(optimizer).items() if k in given}
-        configs = [({**defaults, **flat}, g) for flat, g in configs]
+        configs = [({**{k: v for k, v in _defaults(g).items() if k in given}, **flat}, g)
+                   for flat, g in configs]
         for key in dict.fromkeys(k for flat, _ in configs for k in flat):
             lines: dict[str, list] = defaultdict(list)
             for flat, g in configs:
@@ -68,24 +68,19 @@ def swept(view: ProblemView) -> dict[str, list[tuple[str, str, list[tuple[float,
                     lines[json.dumps(others, sort_keys=True)].append((float(flat[key]), g))
             for others, points in lines.items():
                 if len({x for x, _ in points}) >= 2:
-                    fixed = ", ".join(f"{k}={_short(v)}" for k, v in json.loads(others).items())
+                    fixed = ", ".join(f"{k}={config_value(v)}"
+                                      for k, v in json.loads(others).items())
                     out[key].append((optimizer, fixed, sorted(points, key=lambda p: p[0])))
     return dict(out)
 
 
-def _defaults(optimizer: str) -> dict[str, object]:
-    """The optimizer's numeric defaults (none when it cannot be looked up, e.g. a moved plugin)."""
-    from optbench import optimizers
-
-    try:
-        params = optimizers.registry.params(optimizer)
-    except Exception:
+def _defaults(rows) -> dict[str, object]:
+    """The numeric hyperparameters the runs of one configuration recorded, defaults included
+    (``optimizer_resolved``); none where they were not recorded (an older results folder)."""
+    recorded = [t for t in rows.get("optimizer_resolved", ()) if isinstance(t, str) and t]
+    if not recorded:
         return {}
-    return {p.name: p.default for p in params if _numeric(p.default)}
-
-
-def _short(v) -> str:
-    return fmt_number(v) if _numeric(v) else str(v)
+    return {k: v for k, v in flatten(json.loads(recorded[0])).items() if _numeric(v)}
 
 
 def sensitivity_figure(view: ProblemView, folder: Path, ext: str
@@ -163,8 +158,7 @@ def _extras(axes, view: ProblemView) -> dict:
                               label="each seed (runs that did not fail)")}
     if any(line.get_marker() == "x" for ax in axes for line in ax.lines):
         extras["failed"] = Line2D([], [], color="0.3", marker="x", mew=2, ls="none",
-                                  label="failed runs, how many beside\n(diverged, nan, error, "
-                                        "timeout)")
+                                  label=f"failed runs, how many beside\n({', '.join(FAILED)})")
     what = "f − f*" if view.f_opt is not None else "f"
     for t in view.targets:
         if view.f_opt is not None and t <= 0:
@@ -172,7 +166,7 @@ def _extras(axes, view: ProblemView) -> dict:
         for ax in axes:
             ax.axhline(t, color="0.25", ls="--", lw=1.0, zorder=1)
         extras[f"target {t}"] = Line2D([], [], color="0.25", ls="--", lw=1.0,
-                                       label=f"target {what} = {fmt_number(t)}")
+                                       label=f"target {what} = {compact(t)}")
     return extras
 
 

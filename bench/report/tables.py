@@ -11,7 +11,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from optbench.bench.results.records import Status
+from optbench.bench.formatting import number
+from optbench.bench.results.status import FAILED, STATUSES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,14 +23,19 @@ RANK = (  # column, ascending
     ("configuration", True),  # a full tie: the label decides, so every rebuild marks the same
 )
 BEST_MARK = "★"
-STATUSES = tuple(s.value for s in Status)
-FAILED = tuple(s.value for s in Status if s.failed)
+# The one text on non-smooth problems: the page, the tables and the figure captions say it.
+KINKS = ("methods that assume a smooth model — L-BFGS-B's quasi-Newton model and line search "
+         "above all, but also momentum and adaptive gradient steps — may stall at the kinks, "
+         "zig-zag or stop early there (an 'ABNORMAL' line-search exit), so on a non-smooth "
+         "problem a poor result says as much about the method's assumptions as about the "
+         "problem")
 NON_SMOOTH = ("Non-smooth problem (its class sets smooth = False): the objective has kinks, "
-              "where the gradient jumps or does not exist. Methods that assume a smooth model "
-              "— L-BFGS-B's quasi-Newton model and line search above all, but also momentum "
-              "and adaptive gradient steps — may zig-zag, stall or stop early there (an "
-              "'ABNORMAL' line-search exit), so a poor result says as much about the method's "
-              "assumptions as about the problem.")
+              f"where the gradient jumps or does not exist; {KINKS}.")
+
+
+def non_smooth_among(labels: list[str]) -> str:
+    """NON_SMOOTH for a figure over several problems, naming the non-smooth ones."""
+    return f"Non-smooth among them: {', '.join(labels)}; {KINKS}."
 
 
 def config_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -80,17 +86,6 @@ def best_per_optimizer(table: pd.DataFrame) -> dict[tuple[str, str], str]:
     return {(r.problem, r.optimizer): r.configuration for r in first.itertuples()}
 
 
-# -- formatting ------------------------------------------------------------------------------------
-def fmt(x) -> str:
-    """A number as a person reads it in a table: 3509, 0.0125, 2.5e-04; '–' for missing."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–" if x is None or math.isnan(x) else ("∞" if x > 0 else "−∞")
-    x = float(x)
-    if x.is_integer() and abs(x) < 1e7:
-        return str(int(x))
-    return f"{x:.4g}" if 1e-3 <= abs(x) < 1e5 else f"{x:.3g}"
-
-
 def _success(row) -> str:
     if math.isnan(row.success_rate):
         return "n/a (no target)"
@@ -100,8 +95,8 @@ def _success(row) -> str:
 def _evals(row) -> str:
     if math.isnan(row.evals_to_target_median):
         return "–"
-    return (f"{fmt(row.evals_to_target_median)} "
-            f"[{fmt(row.evals_to_target_q25)}–{fmt(row.evals_to_target_q75)}]")
+    return (f"{number(row.evals_to_target_median)} "
+            f"[{number(row.evals_to_target_q25)}–{number(row.evals_to_target_q75)}]")
 
 
 def _statuses(row) -> str:
@@ -119,7 +114,7 @@ def display_rows(table: pd.DataFrame, problem: str) -> list[tuple[bool, list[str
     for row in table[table["problem"] == problem].itertuples():
         label = f"{BEST_MARK} {row.configuration}" if row.best else row.configuration
         out.append((bool(row.best), [label, str(row.runs), _success(row), _evals(row),
-                                     fmt(row.f_final_median), fmt(row.wall_time_s_median),
+                                     number(row.f_final_median), number(row.wall_time_s_median),
                                      _statuses(row)]))
     return out
 
@@ -152,8 +147,8 @@ def markdown(table: pd.DataFrame) -> str:
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}", "★": r"$\star$", "–": "--", "∞": r"$\infty$",
-                  "−": "-"}
+                  "^": r"\textasciicircum{}", "★": r"$\star$", "–": "--", "—": "---",
+                  "∞": r"$\infty$", "−": "-"}
 
 
 def _tex(text: str) -> str:
@@ -168,8 +163,7 @@ def latex(table: pd.DataFrame) -> str:
         for best, values in display_rows(table, problem):
             cells = [_tex(v) for v in values]
             body.append(" & ".join(rf"\textbf{{{c}}}" if best else c for c in cells) + r" \\")
-        kinks = " (non-smooth: smooth methods such as L-BFGS-B may stall at its kinks)" \
-            if non_smooth(table, problem) else ""
+        kinks = f". {NON_SMOOTH}" if non_smooth(table, problem) else ""
         parts.append("\n".join([
             r"\begin{table}[ht]", r"\centering", r"\small",
             rf"\caption{{{_tex(problem)}: per optimizer configuration{_tex(kinks)}}}",

@@ -3,19 +3,17 @@
 One path per optimizer: its best configuration, at the seed whose final value is the median of
 that configuration's seeds (a typical run, not a lucky one). The path is the recorded iterates
 (every iteration at first, then on the runner's log-spaced schedule). The contours come from the
-problem rebuilt from its stored name and parameters.
+landscape stored in the results folder (``landscapes/``, mapped by ``optbench run`` over the box
+``trajectory_box`` gives); without one the paths are drawn alone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 
-from optbench.bench.errors import describe
+from optbench.bench.formatting import compact
 from optbench.bench.report.figures import (
     FigureFile,
     ProblemView,
@@ -24,9 +22,8 @@ from optbench.bench.report.figures import (
     save,
     wrap,
 )
-
-GRID = 200  # contour resolution per axis
-CONTOUR_SECONDS = 10.0  # a slow problem gets a coarser contour grid rather than a slow report
+from optbench.bench.results.landscapes import Box
+from optbench.bench.results.status import FAILED
 
 
 def trajectory_figure(view: ProblemView, folder: Path, ext: str
@@ -35,12 +32,10 @@ def trajectory_figure(view: ProblemView, folder: Path, ext: str
     paths = _paths(view)
     if not paths:
         return None, [f"{view.label}: no 2-D trajectory was recorded, so no trajectory plot"]
-    problem, notes = _rebuild(view)
-    x_opt = None if problem is None or problem.x_opt is None else np.asarray(problem.x_opt)
+    x_opt = view.x_opt
     box, shown = _box(paths, x_opt)
     fig, (ax,) = new_figure(7.4, 6.4)
-    if problem is not None:
-        notes += _contours(fig, ax, problem, box)
+    contoured, notes = _contours(fig, ax, view, box)
     handles = _draw_paths(ax, paths, view, box[0][1] - box[0][0])
     if x_opt is not None:
         handles.append(_minimizer(ax, x_opt[:2], box, shown))
@@ -51,10 +46,19 @@ def trajectory_figure(view: ProblemView, folder: Path, ext: str
     path = save(fig, folder / f"trajectory-{view.slug}.{ext}")
     where = "★ the known minimizer" if shown or x_opt is None else \
         "an arrow at the edge points to the known minimizer, off the plot"
+    shades = " Shades and thin contour lines are f(x) on the box shown." if contoured else ""
     caption = ("Recorded iterates of each optimizer's best configuration, at the seed with the "
-               f"median final value; ○ marks the start, ■ the end, {where}. Shades and thin "
-               "contour lines are f(x) on the box shown.")
+               f"median final value; ○ marks the start, ■ the end, {where}.{shades}")
     return FigureFile(path, "Trajectories", caption, view.label), notes
+
+
+def trajectory_box(view: ProblemView) -> Box | None:
+    """The box the trajectory plot of ``view`` shows; None when it has no plot (no 2-D path).
+
+    ``optbench run`` maps the problem's landscape over this box, so the two must agree.
+    """
+    paths = _paths(view)
+    return _box(paths, view.x_opt)[0] if paths else None
 
 
 def _paths(view: ProblemView) -> list[tuple[str, str, int, str, np.ndarray, np.ndarray]]:
@@ -74,23 +78,10 @@ def _paths(view: ProblemView) -> list[tuple[str, str, int, str, np.ndarray, np.n
     return out
 
 
-def _rebuild(view: ProblemView):
-    from optbench.bench.plugins import make_problem
-
-    row = view.runs.iloc[0]
-    try:
-        problem = make_problem(row["problem"], json.loads(row["problem_params"]),
-                               row["base_dir"] or ".")
-    except Exception as e:  # a plugin that is gone or broken: draw the paths without contours
-        return None, [f"{view.label}: could not rebuild the problem to draw contours "
-                      f"({describe(e)}); trajectories drawn without them"]
-    return problem, []
-
-
 ZOOM = 20.0  # x* is kept in view unless that would shrink the paths below 1/ZOOM of the box
 
 
-def _box(paths, x_opt) -> tuple[tuple[tuple[float, float], tuple[float, float]], bool]:
+def _box(paths, x_opt) -> tuple[Box, bool]:
     """Axis limits holding the paths, and whether x* is inside them.
 
     A path that ran off to infinity is cut, not followed. x* is kept in view unless the paths
@@ -100,7 +91,7 @@ def _box(paths, x_opt) -> tuple[tuple[tuple[float, float], tuple[float, float]],
                       if np.isfinite(x) and np.isfinite(y)] or [(0.0, 0.0)])
     core = [(xs[0], ys[0]) for *_, xs, ys in paths]
     core += [(xs[-1], ys[-1]) for *_, status, xs, ys in paths
-             if status not in ("diverged", "nan", "error", "timeout")]
+             if status not in FAILED]
     core = np.array([p for p in core if np.isfinite(p).all()] or [(0.0, 0.0)])
     span = np.ptp(every, axis=0)
     pts = core if (span > 5 * np.maximum(np.ptp(core, axis=0), 1e-12)).any() else every
@@ -121,7 +112,7 @@ def _minimizer(ax, x_opt: np.ndarray, box, shown: bool):
     """★ at x*, or, when x* is off the plot, an arrow at the edge pointing to it."""
     from matplotlib.lines import Line2D
 
-    where = f"({x_opt[0]:.3g}, {x_opt[1]:.3g})"
+    where = f"({compact(x_opt[0])}, {compact(x_opt[1])})"
     if shown:
         (star,) = ax.plot(*x_opt, marker="*", ms=15, mfc="white", mec="black", mew=1.2,
                           ls="none", zorder=20, label=f"known minimizer x* = {where}")
@@ -131,7 +122,7 @@ def _minimizer(ax, x_opt: np.ndarray, box, shown: bool):
     tip = np.array([cx, cy]) + d / np.abs(d).max() * half * 0.97  # on the box's edge
     tail = tip - d / np.linalg.norm(d) * half * 0.3
     distance = float(np.linalg.norm(d))
-    ax.annotate(f"x* = {where}\n{distance:.3g} away", xy=tip, xytext=tail, fontsize=8,
+    ax.annotate(f"x* = {where}\n{compact(distance)} away", xy=tip, xytext=tail, fontsize=8,
                 ha="center", va="center", zorder=20,
                 arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.4},
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.5", "alpha": 0.9})
@@ -139,17 +130,31 @@ def _minimizer(ax, x_opt: np.ndarray, box, shown: bool):
                   label=f"known minimizer x* = {where},\noff the plot: the arrow points to it")
 
 
-def _contours(fig, ax, problem, box) -> list[str]:
+NO_CONTOURS = "trajectories drawn without contours"
+
+
+def _contours(fig, ax, view: ProblemView, box: Box) -> tuple[bool, list[str]]:
+    """Shades and contour lines of the stored landscape: whether drawn, notes on what lacks."""
     from matplotlib import colormaps
     from matplotlib.colors import ListedColormap, LogNorm
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
-    z, xs, ys, n = _grid_values(problem, box)
-    finite = z[np.isfinite(z)]
-    notes = [] if n == GRID else [f"{problem.name}: contour grid coarsened to {n}×{n} "
-                                   "(slow evaluation)"]
+    land = view.landscape
+    if land is None:
+        return False, [f"{view.label}: no landscape of this problem is stored in the results "
+                       "folder (`optbench run` maps 2-D problems into landscapes/), so "
+                       f"{NO_CONTOURS}"]
+    notes = [f"{view.label}: {land.note}"] if land.note else []
+    if not land.covers(box):
+        notes.append(f"{view.label}: the stored landscape was mapped for other runs and covers "
+                     "only part of the plot; the rest has no contours")
+    z = land.z
+    inside = ((land.ys[:, None] >= box[1][0]) & (land.ys[:, None] <= box[1][1])
+              & (land.xs[None, :] >= box[0][0]) & (land.xs[None, :] <= box[0][1]))
+    finite = z[np.isfinite(z) & inside]
     if len(finite) < 4 or finite.max() <= finite.min():
-        return [*notes, f"{problem.name}: too few distinct finite values to draw contours"]
+        return False, [*notes, f"{view.label}: too few distinct finite values of f on the box, "
+                               f"so {NO_CONTOURS}"]
     low, high = float(finite.min()), float(finite.max())
     # log levels only when most of the picture would otherwise sit in the lowest shade
     log = low > 0 and high / low > 1e3 and np.median(finite) < low + 0.05 * (high - low)
@@ -158,44 +163,20 @@ def _contours(fig, ax, problem, box) -> list[str]:
     grey = ListedColormap(colormaps["Greys_r"](np.linspace(0.3, 0.97, 256)))  # not black or white
     masked = np.ma.masked_invalid(z)
     norm = LogNorm(low, high) if log else None
-    filled = ax.contourf(xs, ys, masked, levels=levels, cmap=grey, norm=norm, zorder=0,
-                         rasterized=True)
-    ax.contour(xs, ys, masked, levels=levels, colors="0.25", linewidths=0.3, alpha=0.6,
-               norm=norm, zorder=1, rasterized=True)
+    filled = ax.contourf(land.xs, land.ys, masked, levels=levels, cmap=grey, norm=norm,
+                         zorder=0, rasterized=True)
+    ax.contour(land.xs, land.ys, masked, levels=levels, colors="0.25", linewidths=0.3,
+               alpha=0.6, norm=norm, zorder=1, rasterized=True)
     bar = fig.colorbar(filled, ax=ax, orientation="horizontal", fraction=0.05, pad=0.1)
     bar.locator = LogLocator() if log else MaxNLocator(8)
-    bar.formatter = FuncFormatter(lambda v, _: f"{v:.3g}")
+    bar.formatter = FuncFormatter(lambda v, _: compact(v))
     bar.update_ticks()
     bar.set_label(f"f(x) on the box shown ({'log' if log else 'linear'} shades, darker is lower; "
                   "thin lines are contours)")
-    return notes
+    return True, notes
 
 
 LEVELS = 40  # contour levels: enough to show Ackley's ripples on its outer plateau
-
-
-def _grid_values(problem, box):
-    n = GRID
-    start = time.perf_counter()
-    probe = [_value(problem, np.array([x, box[1][0]])) for x in np.linspace(*box[0], 20)]
-    per_call = (time.perf_counter() - start) / len(probe)
-    if per_call * n * n > CONTOUR_SECONDS:
-        n = max(12, int((CONTOUR_SECONDS / per_call) ** 0.5))
-    xs, ys = np.linspace(*box[0], n), np.linspace(*box[1], n)
-    z = np.full((n, n), np.nan)
-    deadline = time.perf_counter() + 3 * CONTOUR_SECONDS  # a problem that slows down later on
-    for i, y in enumerate(ys):
-        if time.perf_counter() > deadline:
-            break  # the rows left stay blank: a partial map, not a report that never ends
-        z[i] = [_value(problem, np.array([x, y])) for x in xs]
-    return z, xs, ys, n
-
-
-def _value(problem, x: np.ndarray) -> float:
-    with contextlib.suppress(Exception):  # a problem that raises somewhere: a hole in the map
-        f = float(problem.value(x))
-        return f if np.isfinite(f) else np.nan
-    return np.nan
 
 
 STILL = 0.01  # a path within this fraction of the box from its start hides under its markers
@@ -210,7 +191,7 @@ def _stayed(xs: np.ndarray, ys: np.ndarray, width: float) -> str:
     far = float(np.linalg.norm(pts - pts[0], axis=1).max())
     if far <= 1e-12 * max(1.0, float(np.abs(pts[0]).max())):
         return "did not move"
-    return f"stayed within {far:.2g} of its start" if far < STILL * width else ""
+    return f"stayed within {compact(far)} of its start" if far < STILL * width else ""
 
 
 def _draw_paths(ax, paths, view: ProblemView, width: float) -> list:

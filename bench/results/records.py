@@ -1,30 +1,16 @@
-"""What a run leaves behind: its status, its summary row and its trace."""
+"""What a run leaves behind: its summary row and its trace (how it ended: ``status.Status``)."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from optbench.bench.results.status import Status
 from optbench.bench.sweep.spec import RunSpec
 
-
-class Status(enum.Enum):
-    """How a run ended; the value is what a person reads in tables."""
-
-    TARGET = "target"  # every target held at one evaluated point
-    CONVERGED = "converged"  # the method's own stopping test
-    BUDGET = "budget"  # evaluations, iterations or seconds used up
-    DIVERGED = "diverged"  # f grew beyond any sensible bound
-    NAN = "nan"  # a value, gradient or iterate was not finite
-    ERROR = "error"  # an exception in the problem or the optimizer
-    TIMEOUT = "timeout"  # killed from outside after the hard wall-clock limit
-
-    @property
-    def failed(self) -> bool:
-        return self in (Status.DIVERGED, Status.NAN, Status.ERROR, Status.TIMEOUT)
+__all__ = ["SUMMARY_COLUMNS", "TRACE_COLUMNS", "RunRecord", "Status"]
 
 
 # Trace columns, per recorded iteration. x_0, x_1 follow for problems of dimension <= 2.
@@ -37,6 +23,8 @@ SUMMARY_COLUMNS = (
     "optimizer_params", "optimizer_label", "seed", "status", "message", "n_iter", "n_eval",
     "n_fev", "n_gev", "wall_time_s", "f_final", "f_best", "f_opt", "dist_final",
     "grad_norm_final", "target_hit", "fev_to_target", "time_to_target", "dim",
+    # what the report needs of the problem and optimizer, so it never has to build them
+    "gradient", "smooth", "x_opt", "optimizer_resolved",
 )
 
 
@@ -61,6 +49,10 @@ class RunRecord:
     fev_to_target: int | None = None
     time_to_target: float | None = None
     dim: int = 0
+    gradient: str | None = None  # "analytic" or "finite-difference"; None when not built
+    smooth: bool | None = None  # False: the problem says it has kinks; None: not known
+    x_opt: str | None = None  # the known minimizer as a JSON list, or None
+    optimizer_resolved: str | None = None  # every hyperparameter, defaults filled in (JSON)
     # (precision, evaluations, seconds) at which f − f* first fell below each precision
     hits: list[tuple[float, int, float]] = field(default_factory=list)
     trace: dict[str, np.ndarray] = field(default_factory=dict)

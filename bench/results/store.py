@@ -10,6 +10,7 @@
                            report read only these (older folders without it: every stored run)
       config.previous.yaml the config before the last `--resume` that changed it
       summary.csv          one row per run (and summary.parquet), rebuilt from runs/
+      landscapes/<key>.npz f on a grid for each 2-D problem's trajectory plot (landscapes.py)
 
 Each file is written to a temporary name in the same folder and renamed into place, so a killed
 sweep leaves complete runs and nothing half-written. Runs of an earlier, edited config stay in
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from optbench.bench.results.landscapes import FOLDER, Landscape, landscape_key
 from optbench.bench.results.records import SUMMARY_COLUMNS, RunRecord
 
 MANIFEST = "sweep_runs.json"
@@ -68,6 +70,7 @@ class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.runs = self.root / "runs"
+        self.landscapes = self.root / FOLDER
 
     def prepare(self) -> None:
         self.runs.mkdir(parents=True, exist_ok=True)
@@ -78,8 +81,9 @@ class Store:
         return {p.stem for p in self.runs.glob("*.json")}
 
     def clear(self) -> None:
-        for p in self.runs.glob("*") if self.runs.is_dir() else ():
-            p.unlink()
+        for folder in (self.runs, self.landscapes):
+            for p in folder.glob("*") if folder.is_dir() else ():
+                p.unlink()
         for name in ("summary.csv", "summary.parquet", MANIFEST, "config.previous.yaml"):
             (self.root / name).unlink(missing_ok=True)
 
@@ -132,6 +136,23 @@ class Store:
         import pyarrow.parquet as pq
 
         return pq.read_table(self.runs / f"{run_id}.parquet").to_pandas()
+
+    def save_landscape(self, landscape: Landscape) -> Path:
+        self.landscapes.mkdir(parents=True, exist_ok=True)
+        path = self.landscapes / f"{landscape_key(landscape.problem, landscape.problem_params)}.npz"
+        _atomic_write(path, lambda f: np.savez_compressed(f, **landscape.arrays()))
+        return path
+
+    def load_landscape(self, problem: str, problem_params: str) -> Landscape | None:
+        """The stored landscape of this problem; None when there is none (or it is unreadable)."""
+        path = self.landscapes / f"{landscape_key(problem, problem_params)}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                landscape = Landscape.from_arrays(data)
+        except Exception:  # missing, cut short, or not ours (a bad zip is no OSError)
+            return None
+        same = (landscape.problem, landscape.problem_params) == (problem, problem_params)
+        return landscape if same else None
 
     def write_summary(self):
         """summary.csv and summary.parquet from the sweep's stored runs; returns the DataFrame."""

@@ -25,7 +25,8 @@ from multiprocessing import context as mp_context
 from multiprocessing import popen_spawn_posix, spawn
 
 from optbench.bench.errors import UsageError, describe
-from optbench.bench.results.records import RunRecord, Status
+from optbench.bench.results.records import RunRecord
+from optbench.bench.results.status import Status
 from optbench.bench.run.runner import execute
 from optbench.bench.sweep.spec import RunSpec
 

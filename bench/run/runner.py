@@ -8,18 +8,21 @@ gives the same numbers in-process, in a process pool or on a Dask worker.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import pickle
 from time import perf_counter
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from optbench.bench.errors import describe
 from optbench.bench.plugins import make_optimizer, make_problem
-from optbench.bench.results.records import TRACE_COLUMNS, RunRecord, Status
+from optbench.bench.results.records import TRACE_COLUMNS, RunRecord
+from optbench.bench.results.status import Status
 from optbench.bench.run.oracle import CountingOracle, RunStopped
-from optbench.bench.sweep.spec import RunSpec
+from optbench.bench.sweep.spec import RunSpec, canonical
 from optbench.optimizers.base import BudgetExhausted
 
 EVERY_STEP_UNTIL = 20  # record each of the first iterations, then geometrically
@@ -89,13 +92,15 @@ def execute(spec: RunSpec, problem=None, keep_x: bool = False) -> RunRecord:
     ``keep_x`` keeps every recorded iterate in ``record.iterates`` (in memory, not stored).
     """
     with threadpool_limits(1):
+        optimizer = None
         try:
             if problem is None:
                 problem = build_problem(spec)
             optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir)
             x0 = np.asarray(problem.initial_point(np.random.default_rng(spec.seed)), dtype=float)
         except Exception as e:
-            return RunRecord(spec, Status.ERROR, f"setting up the run: {describe(e)}")
+            return RunRecord(spec, Status.ERROR, f"setting up the run: {describe(e)}",
+                             **described(spec, problem, optimizer))
         return _run(spec, problem, optimizer, x0, keep_x)
 
 
@@ -104,6 +109,65 @@ def build_problem(spec: RunSpec):
     if spec.payload is not None:
         return pickle.loads(spec.payload)  # written by cloudpickle; plain pickle reads it
     return make_problem(spec.problem, spec.problem_kwargs, spec.base_dir, spec.seed)
+
+
+def described(spec: RunSpec, problem, optimizer) -> dict[str, Any]:
+    """What the record says of the problem and optimizer, so the report need not build them:
+    f*, x*, dimension, gradient kind, smoothness, and every hyperparameter with its default.
+    What was not built (a set-up that failed half-way) is left out."""
+    facts: dict[str, Any] = {}
+    if problem is not None:
+        smooth = getattr(problem, "smooth", True)
+        facts.update(
+            f_opt=getattr(problem, "f_opt", None), dim=getattr(problem, "dim", 0),
+            gradient=getattr(problem, "gradient", None),
+            smooth=bool(smooth) if isinstance(smooth, bool | np.bool_) else None,
+            x_opt=_json_or_none(lambda: [float(v) for v in np.ravel(problem.x_opt)]
+                                if getattr(problem, "x_opt", None) is not None else None),
+        )
+    if optimizer is not None:
+        facts["optimizer_resolved"] = _json_or_none(
+            lambda: resolved_hyperparameters(type(optimizer), spec.optimizer_kwargs))
+    return facts
+
+
+def resolved_hyperparameters(cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` and the constructor's default for every hyperparameter it leaves out.
+
+    The defaults are those ``optbench list`` shows (the signature of ``cls.__init__``); a
+    default JSON cannot hold (an object, inf) is kept as its text.
+    """
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):  # no signature to read (a builtin's __init__)
+        params = []
+    defaults = {p.name: _plain(p.default) for p in params
+                if p.default is not p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return {**defaults, **given}
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON data: numpy scalars and arrays unpacked, anything else as text."""
+    if isinstance(value, np.generic | np.ndarray):
+        value = value.tolist()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return repr(value)
+
+
+def _json_or_none(make) -> str | None:
+    """The canonical JSON of what ``make()`` returns; None when it is None or cannot be had."""
+    try:
+        value = make()
+        return None if value is None else canonical(_plain(value))
+    except Exception:  # a problem's odd x_opt must not cost the run its record
+        return None
 
 
 def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray, keep_x: bool = False) -> RunRecord:
@@ -141,10 +205,10 @@ def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray, keep_x: bool = False
         spec, status, message, n_iter=k, n_eval=oracle.evaluations, n_fev=oracle.n_fev,
         n_gev=oracle.n_gev, wall_time_s=wall, f_final=f_final,
         f_best=min(rec.best, oracle.best_f),
-        f_opt=problem.f_opt, dist_final=d_final, grad_norm_final=g_final,
+        dist_final=d_final, grad_norm_final=g_final,
         target_hit=hit is not None, fev_to_target=hit[0] if hit else None,
-        time_to_target=hit[1] if hit else None, dim=problem.dim, hits=oracle.hits,
-        trace=rec.trace(), x_final=x, iterates=rec.xs,
+        time_to_target=hit[1] if hit else None, hits=oracle.hits, trace=rec.trace(),
+        x_final=x, iterates=rec.xs, **described(spec, problem, optimizer),
     )
 
 

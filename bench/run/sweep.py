@@ -66,7 +66,11 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | Non
             stored = set()
         todo = _prepare(store, sweep, stored, refused, say)
         _execute(todo, store, run, progress)
-    return SweepOutcome(store, store.write_summary(), refused)
+    summary = store.write_summary()
+    from optbench.bench.run.landscape import write_landscapes
+
+    write_landscapes(store.root, quiet=not progress, specs=sweep.specs)  # the report's contours
+    return SweepOutcome(store, summary, refused)
 
 
 def _prepare(store: Store, sweep: Sweep, stored: set[str], refused, say) -> list:

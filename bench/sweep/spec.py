@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from optbench.bench.formatting import config_value
+
 
 def canonical(obj: Any) -> str:
     """JSON with sorted keys and no spaces: equal specs give equal text, hence equal ids."""
@@ -23,20 +25,10 @@ def label(name: str, params: dict[str, Any]) -> str:
     for key, value in sorted(params.items()):
         if isinstance(value, dict) and len(value) == 1:
             (kind, args), = value.items()
-            inner = ",".join(f"{k}={_short(v)}" for k, v in sorted((args or {}).items()))
+            inner = ",".join(f"{k}={config_value(v)}" for k, v in sorted((args or {}).items()))
             value = f"{kind}[{inner}]"
-        parts.append(f"{key}={_short(value)}")
+        parts.append(f"{key}={config_value(value)}")
     return f"{name}({', '.join(parts)})"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, bool):  # as the config wrote it
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "[" + ",".join(_short(v) for v in value) + "]"
-    return str(value)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,109 @@
+"""Map each 2-D problem's landscape once per sweep, where the problem can be built.
+
+The report draws its trajectory plots over contours of f, but it reads only the results folder
+(it never builds a problem, so a folder whose plugin is gone still reports in full). So after
+the runs, ``write_landscapes`` evaluates f on a grid over the box each trajectory plot will show
+(``report.trajectory.trajectory_box``, from the stored runs) and stores it in landscapes/.
+
+A slow problem gets a coarser grid, and a problem that slows down on the way is stopped at a
+deadline and leaves a partial map (the rows not reached stay blank): mapping costs at most about
+``3 * CONTOUR_SECONDS`` per problem. A landscape already stored for the same runs and box is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from optbench.bench.errors import describe
+from optbench.bench.results.landscapes import Box, Landscape, runs_digest
+from optbench.bench.results.store import Store
+
+GRID = 200  # contour resolution per axis
+CONTOUR_SECONDS = 10.0  # a slow problem gets a coarser grid rather than a slow sweep
+PROBES = 20
+
+
+def write_landscapes(root: str | Path, quiet: bool = False, specs=()) -> list[Path]:
+    """Store the landscape of every 2-D problem of the results folder ``root``; return the
+    files written. A problem that cannot be built is named on stderr (its plot has no contours).
+    ``specs`` (the sweep's) build in-memory problems, which no registry knows.
+    """
+    from optbench.bench.plugins import make_problem
+    from optbench.bench.report.build import problem_views
+    from optbench.bench.report.data import load_results
+    from optbench.bench.report.trajectory import trajectory_box
+    from optbench.bench.run.runner import build_problem
+
+    by_problem = {(s.problem, s.problem_params): s for s in specs}
+    store = Store(root)
+    results = load_results(store.root)
+    runs = results.runs[results.runs["dim"] == 2]  # the others have no trajectory plot
+    if runs.empty:
+        return []
+    results = replace(results, runs=runs)
+    written = []
+    for view in problem_views(results):
+        box = trajectory_box(view)
+        if box is None:
+            continue
+        first = view.runs.iloc[0]
+        runs = runs_digest(view.runs["run_id"])
+        old = view.landscape
+        if old is not None and old.runs == runs and old.box == box:
+            continue
+        try:
+            spec = by_problem.get((first["problem"], first["problem_params"]))
+            problem = build_problem(spec) if spec is not None else make_problem(
+                first["problem"], json.loads(first["problem_params"]), first["base_dir"] or ".")
+        except Exception as e:
+            if not quiet:
+                print(f"optbench: note: {view.label}: could not build the problem to map its "
+                      f"landscape ({describe(e)}); its trajectory plot has no contours",
+                      file=sys.stderr)
+            continue
+        xs, ys, z, note = grid_values(problem, box)
+        written.append(store.save_landscape(Landscape(
+            problem=first["problem"], problem_params=first["problem_params"], box=box,
+            xs=xs, ys=ys, z=z, runs=runs, note=note)))
+    return written
+
+
+def grid_values(problem, box: Box, n: int = GRID, seconds: float = CONTOUR_SECONDS
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """xs, ys, f on their grid (row i at ys[i]; NaN where f has no value) and what was left out.
+
+    The grid is coarsened from n×n when a probe of the evaluation time says it would take more
+    than ``seconds``; rows not reached within ``3 * seconds`` stay NaN.
+    """
+    start = time.perf_counter()
+    probe = [_value(problem, np.array([x, box[1][0]])) for x in np.linspace(*box[0], PROBES)]
+    per_call = (time.perf_counter() - start) / len(probe)
+    notes = []
+    if per_call * n * n > seconds:
+        n = max(12, int((seconds / per_call) ** 0.5))
+        notes.append(f"contour grid coarsened to {n}×{n} (slow evaluation)")
+    xs, ys = np.linspace(*box[0], n), np.linspace(*box[1], n)
+    z = np.full((n, n), np.nan)
+    deadline = time.perf_counter() + 3 * seconds  # a problem that slows down later on
+    for i, y in enumerate(ys):
+        if time.perf_counter() > deadline:
+            # the rows left stay blank: a partial map, not a sweep that never ends
+            notes.append(f"contours cover {i} of {n} grid rows (evaluation reached its "
+                         f"deadline of {3 * seconds:g} s)")
+            break
+        z[i] = [_value(problem, np.array([x, y])) for x in xs]
+    return xs, ys, z, "; ".join(notes)
+
+
+def _value(problem, x: np.ndarray) -> float:
+    with contextlib.suppress(Exception):  # a problem that raises somewhere: a hole in the map
+        f = float(problem.value(x))
+        return f if np.isfinite(f) else np.nan
+    return np.nan
