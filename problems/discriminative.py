@@ -1,4 +1,4 @@
-"""The discriminative loss for instance segmentation (the seed whose loss "zeroes out").
+"""The discriminative loss for instance segmentation (the thread whose loss "zeroes out").
 
 A one-hidden-layer network maps each pixel's features u_i (colour and position) to an embedding
 
