@@ -14,8 +14,9 @@ pre-activations, δc carried backwards from δc_T = 0 and δh_t = W_vᵀ (p_t �
     δa_f = δc_t ⊙ c_{t-1} ⊙ f(1−f)   δa_i = δc_t ⊙ C̄ ⊙ i(1−i)   δa_o = δh_t ⊙ tanh c_t ⊙ o(1−o)
     δa_C = δc_t ⊙ i ⊙ (1 − C̄²)       ∇W_· = Σ_t δa_·ᵀ z_t,  ∇b_· = Σ_t δa_·.
 
-The from-scratch LSTM thread's failure modes are avoided: no sigmoid before the softmax, and the loss is per
-character, so knowing nothing scores ln V (the thread's 370 per 100 characters is 3.7, summed).
+The from-scratch LSTM thread's failure modes are avoided: no sigmoid before the softmax, and the
+loss is per character, so knowing nothing scores ln V (the thread's 370 per 100 characters is
+3.7, summed).
 
 theta is W_f, W_i, W_o, W_C (each H × (H+V), row-major, columns [h | x] as in z), b_f, b_i, b_o,
 b_C, W_v (V × H), b_v; ``blocks`` names each. The minibatch (``batch`` windows of ``seq_len`` + 1
