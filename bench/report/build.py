@@ -214,7 +214,7 @@ def _problem_figures(view, hits):
         notes.append(f"{view.label}: no run recorded a trace, so no convergence curves")
     if not view.has_f_opt:
         shown = ("f − (the best f found in the sweep) on a log axis, which is what separates "
-                 "the configurations" if reference(view).kind == "best" else "f")
+                 "the configurations," if reference(view).kind == "best" else "f")
         notes.append(f"{view.label}: no known minimum f*, so the convergence curves show "
                      f"{shown} and there is no ECDF of evaluations to target")
     else:
@@ -287,8 +287,10 @@ def _general_notes(results) -> list[str]:
         notes.append(f"{len(failed)} of {len(runs)} runs failed ({what}): they count as not "
                      "reaching any target, are left out of the sensitivity medians, and are "
                      "listed under Failed runs")
+    from optbench.bench.report.verdict import left_out_reason
+
     for item in results.left_out:
-        why = item["why"][0] if item["why"] else "no reason recorded"
+        why = left_out_reason(item)[0]
         notes.append(f"{item['problem']} was left out of the sweep: its entry check refused it "
                      f"({why})")
     if not results.config_text:

@@ -73,7 +73,7 @@ def _ylabel(view: ProblemView, ref: Reference, log: bool) -> str:
     scale = ", log scale" if log else ""
     if ref.kind == "best":
         return (f"best f(x) so far − best f found in the sweep\n(f* unknown; best found "
-                f"{compact(ref.best)}{scale})")
+                f"{ref.best:.6g}{scale})")
     if ref.kind == "f":
         return f"best f(x) so far (no known minimum f*{scale})"
     if view.f_opt is None:

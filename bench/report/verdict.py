@@ -37,10 +37,18 @@ def verdict(results, table) -> list[tuple[str, str, list[str]]]:
                            "evaluations counted include them.")
         items.append((problem, winner(table, problem), details))
     for item in results.left_out:
-        why = item["why"] or ["(no reason recorded)"]
+        why, rest = left_out_reason(item)
         items.append((item["problem"], f"left out: its entry check refused it, so none of its "
-                                       f"runs ran. {why[0]}", why[1:]))
+                                       f"runs ran. {why}", rest))
     return items
+
+
+def left_out_reason(item: dict) -> tuple[str, list[str]]:
+    """The line that says why a problem was left out (the check's FAIL line, else its first),
+    and the check's other lines."""
+    lines = [line.strip() for line in item["why"] if line.strip()] or ["no reason recorded"]
+    why = next((line for line in lines if line.startswith("FAIL")), lines[0])
+    return why, [line for line in lines if line != why]
 
 
 def winner(table, problem: str) -> str:
@@ -93,10 +101,11 @@ def _margin(w, n) -> str:
     if w.failed != n.failed:
         return f", with {w.failed} failed runs against {n.failed} for the next, {nxt}"
     if not _same(w.final_median, n.final_median):
-        ratio = ""
-        if w.final_median > 0 and n.final_median > 0:
-            ratio = f", {_times(n.final_median, w.final_median)} higher"
-        return f"; the next, {nxt}, ended at {number(n.final_median)}{ratio}"
+        if w.final_median > 0 and n.final_median / w.final_median >= 1.1:
+            return (f"; the next, {nxt}, ended at {number(n.final_median)}, "
+                    f"{_times(n.final_median, w.final_median)} higher")
+        return (f"; the next, {nxt}, ended {number(n.final_median - w.final_median)} higher "
+                f"(at {number(n.final_median)})")
     if not _same(w.wall_time_s_median, n.wall_time_s_median):
         return (f"; tied with the next, {nxt}, on every measure but time (median "
                 f"{number(w.wall_time_s_median)} s against {number(n.wall_time_s_median)} s)")
