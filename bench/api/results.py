@@ -84,8 +84,8 @@ class Results:
         ``kind``: "convergence" (two per problem: against evaluations, then wall time),
         "ecdf" (per problem with a known f*, then over all problems when several have one),
         "trajectory" (2-D problems) or "sensitivity". Each configuration is one line, its
-        label the configuration's; the table's best per optimizer is bold. ``fig.savefig``
-        writes one; in a notebook, a Figure shows itself.
+        label the configuration's; the table's best per optimizer is bold.
+        ``fig.savefig(path)`` writes one.
         """
         from optbench.bench.report.build import draw
 
