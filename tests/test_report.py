@@ -576,10 +576,12 @@ def test_a_configuration_at_its_default_is_on_the_sensitivity_line():
 def test_the_caption_mentions_dashed_targets_only_when_some_are_drawn():
     from types import SimpleNamespace
 
-    from optbench.bench.report.convergence import _caption
+    from optbench.bench.report.convergence import Reference, _caption
 
     def caption(targets, f_opt):
-        return _caption(SimpleNamespace(targets=targets, f_opt=f_opt), "evaluations")
+        view = SimpleNamespace(targets=targets, f_opt=f_opt, per_run_optimum=False,
+                               gradient="analytic", identical=set(), dim=2)
+        return _caption(view, "evaluations", Reference("f" if f_opt is None else "f*"))
 
     assert "dashed" not in caption([], None)  # a grad_norm target alone draws no line
     assert "dashed" not in caption([0.0], 0.0)  # f − f* = 0 has no place on a log axis

@@ -77,6 +77,20 @@ class Results:
 
         return config_table(self._results.runs)
 
+    def plot(self, kind: str = "convergence", problem: str | None = None) -> list:
+        """The report's figures of ``kind`` as matplotlib Figures, written nowhere: one list,
+        for every problem or for the one labelled ``problem`` (as in ``summary``).
+
+        ``kind``: "convergence" (two per problem: against evaluations, then wall time),
+        "ecdf" (per problem with a known f*, then over all problems when several have one),
+        "trajectory" (2-D problems) or "sensitivity". Each configuration is one line, its
+        label the configuration's; the table's best per optimizer is bold.
+        ``fig.savefig(path)`` writes one.
+        """
+        from optbench.bench.report.build import draw
+
+        return [d.figure for d in draw(self._results, kind, problem)]
+
     def report(self, path: str | Path | None = None, fmt: str = "png") -> Path | None:
         """Build the report (tables, figures, report.html) into the results folder and return
         the page's path; ``path`` copies the folder's report files there as well."""

@@ -44,7 +44,7 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
     Each note on what was left out goes to stderr; ``brief`` (the end of ``optbench run``) prints
     only the figures that failed and a count of the rest, which the page lists in full.
     """
-    from optbench.bench.report.data import load_results
+    from optbench.bench.report.data import identical_runs, load_results, load_traces
 
     if fmt not in FORMATS:
         raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -57,10 +57,13 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
     from optbench.bench.report.page import Report, write_pages
     from optbench.bench.report.tables import config_table, write_tables
 
-    table = config_table(results.runs)
+    traces = load_traces(results.root, results.runs["run_id"], TRACE_COLUMNS_USED)
+    identical = identical_runs(results.runs, traces)
+    table = config_table(results.runs, identical)
     table_files = write_tables(table, root / "tables")
-    figures, notes = _figures(results, table, fmt)
-    notes = _general_notes(results) + notes
+    views = problem_views(results, table, traces, identical)
+    figures, notes = _figures(results, views, fmt)
+    notes = _general_notes(results) + _identical_notes(views) + notes
     page = Report(results=results, table=table, table_files=table_files, figures=figures,
                   notes=notes)
     written = write_pages(page)
@@ -75,19 +78,27 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
     return written
 
 
-def problem_views(results, table=None) -> list:
-    """A ProblemView per problem of ``results``: its runs, traces, best configurations, colours."""
+def problem_views(results, table=None, traces=None, identical=None) -> list:
+    """A ProblemView per problem of ``results``: its runs, traces, best configurations, colours.
+
+    ``traces`` and ``identical`` (``data.identical_runs``) are read from the folder when not
+    given; ``table`` (``tables.config_table``) is built when not given.
+    """
     from optbench.bench.report import figures as plots
-    from optbench.bench.report.data import load_traces
+    from optbench.bench.report.data import identical_runs, load_traces
     from optbench.bench.report.tables import best_per_optimizer, config_table
     from optbench.bench.results.store import Store
 
     runs = results.runs
-    traces = load_traces(results.root, runs["run_id"], TRACE_COLUMNS_USED)
+    if traces is None:
+        traces = load_traces(results.root, runs["run_id"], TRACE_COLUMNS_USED)
+    if identical is None:
+        identical = identical_runs(runs, traces)
     colors = plots.optimizer_colors(list(dict.fromkeys(runs["optimizer"])))
     best = best_per_optimizer(config_table(runs) if table is None else table)
     taken: set[str] = set()
-    views = [_view(label, runs[runs["problem_label"] == label], traces, best, colors, taken)
+    views = [_view(label, runs[runs["problem_label"] == label], traces, best, colors, taken,
+                   {c for p, c in identical if p == label})
              for label in results.problems()]
     for view in views:
         if view.dim == 2:
@@ -97,26 +108,70 @@ def problem_views(results, table=None) -> list:
     return views
 
 
-def _figures(results, table, fmt: str):
-    """Every figure that applies, and a note for each one that does not."""
+KINDS = ("convergence", "ecdf", "trajectory", "sensitivity")
+
+
+def draw(results, kind: str, problem: str | None = None) -> list:
+    """The figures of ``kind`` (one of KINDS) as ``figures.Drawn``, not written anywhere: for
+    every problem, or for the problem labelled ``problem``. Convergence gives two per problem
+    (against evaluations, against wall time); "ecdf" without a problem adds the ECDF over all
+    problems when more than one has a known f*. What does not apply is left out, as in the report.
+    """
+    from optbench.bench.errors import ResultsError
+    from optbench.bench.report import figures as plots
+    from optbench.bench.report.convergence import convergence_figures
+    from optbench.bench.report.ecdf import ecdf_all_figure, ecdf_figure
+    from optbench.bench.report.sensitivity import sensitivity_figure
+    from optbench.bench.report.trajectory import trajectory_figure
+
+    if kind not in KINDS:
+        raise ResultsError(f"plot: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    views = problem_views(results)
+    if problem is not None:
+        views = [v for v in views if v.label == problem]
+        if not views:
+            raise ResultsError(f"plot: no problem {problem!r} in {results.root}; its problems "
+                               f"are {', '.join(results.problems())}")
+    drawn = []
+    with plots.style():
+        for view in views:
+            if kind == "convergence":
+                drawn += convergence_figures(view)
+            elif kind == "ecdf" and view.has_f_opt:
+                drawn.append(ecdf_figure(view, results.hits)[0])
+            elif kind == "trajectory" and view.dim == 2:
+                drawn.append(trajectory_figure(view)[0])
+            elif kind == "sensitivity":
+                drawn.append(sensitivity_figure(view)[0])
+        known = [v for v in views if v.has_f_opt]
+        if kind == "ecdf" and problem is None and len(known) > 1:
+            drawn.append(ecdf_all_figure(known, results.hits, known[0].colors))
+    return [d for d in drawn if d is not None]
+
+
+def _figures(results, views, fmt: str):
+    """Every figure that applies, written, and a note for each one that does not."""
     from optbench.bench.report import figures as plots
     from optbench.bench.report.ecdf import ecdf_all_figure
 
     folder = results.root / "figures"
     _clear(folder)
-    views = problem_views(results, table)
     figures, notes = [], []
+
+    def write(drawn) -> None:
+        figures.extend(plots.save_drawn(d, folder, fmt) for d in drawn)
+
     with plots.style():
         for view in views:
-            got, why = _problem_figures(view, results.hits, folder, fmt)
-            figures += got
+            got, why = _problem_figures(view, results.hits)
+            write(got)
             notes += why
-        known = [v for v in views if v.f_opt is not None]
+        known = [v for v in views if v.has_f_opt]
         if len(known) > 1:
             colors = views[0].colors
             got, why = _guard("ECDF over all problems", ecdf_all_figure, known, results.hits,
-                              colors, folder, fmt)
-            figures += [_non_smooth_caption(f, known) for f in got]
+                              colors)
+            write(_non_smooth_caption(f, known) for f in got)
             notes += why
         elif known:
             notes.append(f"only one problem ({known[0].label}) has a known minimum f*, so there "
@@ -141,8 +196,8 @@ def _non_smooth_caption(figure, views):
     return replace(figure, caption=f"{figure.caption} {note}")
 
 
-def _problem_figures(view, hits, folder: Path, fmt: str):
-    from optbench.bench.report.convergence import convergence_figures
+def _problem_figures(view, hits):
+    from optbench.bench.report.convergence import convergence_figures, reference
     from optbench.bench.report.ecdf import ecdf_figure
     from optbench.bench.report.sensitivity import sensitivity_figure
     from optbench.bench.report.trajectory import trajectory_figure
@@ -154,17 +209,19 @@ def _problem_figures(view, hits, folder: Path, fmt: str):
         figures.extend(got)
         notes.extend(why)
 
-    add("convergence curves", convergence_figures, view, folder, fmt)
+    add("convergence curves", convergence_figures, view)
     if not figures and not notes:
         notes.append(f"{view.label}: no run recorded a trace, so no convergence curves")
-    if view.f_opt is None:
-        notes.append(f"{view.label}: no known minimum f*, so the convergence curves show f and "
-                     "there is no ECDF of evaluations to target")
+    if not view.has_f_opt:
+        shown = ("f − (the best f found in the sweep) on a log axis, which is what separates "
+                 "the configurations," if reference(view).kind == "best" else "f")
+        notes.append(f"{view.label}: no known minimum f*, so the convergence curves show "
+                     f"{shown} and there is no ECDF of evaluations to target")
     else:
-        add("ECDF", ecdf_figure, view, hits, folder, fmt)
+        add("ECDF", ecdf_figure, view, hits)
     if view.dim == 2:
-        add("trajectories", trajectory_figure, view, folder, fmt)
-    add("sensitivity", sensitivity_figure, view, folder, fmt)
+        add("trajectories", trajectory_figure, view)
+    add("sensitivity", sensitivity_figure, view)
     return [_non_smooth_caption(f, [view]) for f in figures], notes
 
 
@@ -180,18 +237,26 @@ def _guard(what: str, draw, *args):
     return (got if isinstance(got, list) else [got]), []
 
 
-def _view(label: str, rows, traces, best, colors, taken: set[str]):
+def _view(label: str, rows, traces, best, colors, taken: set[str], identical: set[str]):
     from optbench.bench.report.figures import ProblemView, slug
 
-    f_opt = rows["f_opt"].dropna()
+    f_opts = {r: float(f) for r, f in zip(rows["run_id"], rows["f_opt"], strict=True)
+              if math.isfinite(f)}
+    x_opts = {r: x for r, text in zip(rows["run_id"], rows["x_opt"], strict=True)
+              if (x := _vector(text)) is not None}
+    shared_f = set(f_opts.values())
+    shared_x = {tuple(x) for x in x_opts.values()}
     targets = sorted({float(t) for t in rows["target_value"].dropna()})
+    gradient = rows["gradient"].dropna()
     return ProblemView(
         label=label, slug=slug(label, taken), dim=int(rows["dim"].max()),
-        f_opt=float(f_opt.iloc[0]) if len(f_opt) and math.isfinite(f_opt.iloc[0]) else None,
+        f_opt=shared_f.pop() if len(shared_f) == 1 else None,
         runs=rows, traces={r: traces[r] for r in rows["run_id"]},
         best={opt: cfg for (p, opt), cfg in best.items() if p == label},
         colors=colors, targets=targets, smooth=rows["smooth"].iloc[0],
-        x_opt=_vector(rows["x_opt"].iloc[0]),
+        x_opt=next(iter(x_opts.values())) if len(shared_x) == 1 else None,
+        f_opts=f_opts, x_opts=x_opts, identical=identical,
+        gradient=gradient.iloc[0] if len(gradient) else None,
     )
 
 
@@ -222,10 +287,32 @@ def _general_notes(results) -> list[str]:
         notes.append(f"{len(failed)} of {len(runs)} runs failed ({what}): they count as not "
                      "reaching any target, are left out of the sensitivity medians, and are "
                      "listed under Failed runs")
+    from optbench.bench.report.verdict import left_out_reason
+
+    for item in results.left_out:
+        why = left_out_reason(item)[0]
+        notes.append(f"{item['problem']} was left out of the sweep: its entry check refused it "
+                     f"({why})")
     if not results.config_text:
         notes.append("config.yaml is missing from the results folder")
     if results.environment is None:
         notes.append("environment.json is missing from the results folder")
+    return notes
+
+
+def _identical_notes(views) -> list[str]:
+    """One note per problem whose configurations' seeds ran identically."""
+    notes = []
+    for view in views:
+        if not view.identical:
+            continue
+        labels = list(dict.fromkeys(view.runs["optimizer_label"]))
+        which = "every configuration" if view.identical >= set(labels) else \
+            ", ".join(label for label in labels if label in view.identical)
+        notes.append(f"{view.label}: the {view.seeds} seeds of {which} ran identically (one "
+                     "start point on a deterministic problem: the same trace), so each such "
+                     "curve is one run and no 25–75% band is drawn; a start drawn from the "
+                     "seed (no fixed x0) gives a spread")
     return notes
 
 

@@ -9,7 +9,7 @@ recorded: it never builds or imports them, so a folder reports the same wherever
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class Results:
     hits: dict[str, list[tuple[float, int, float]]]  # run_id -> precision ladder hits
     config_text: str
     environment: dict[str, Any] | None
+    # problems the sweep's entry checks refused: {"problem": label, "why": [lines]} each
+    left_out: list[dict[str, Any]] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         return list(dict.fromkeys(self.runs["problem_label"]))
@@ -68,16 +70,44 @@ def load_results(root: Path) -> Results:
         hits[row["run_id"]] = [tuple(h) for h in doc.get("hits") or ()]
     columns = [*SUMMARY_COLUMNS, "target_value", "has_target", "targets", "base_dir",
                "stop_at_target"]
-    runs = _clean(pd.DataFrame(rows, columns=columns))
-    runs = runs.sort_values(["problem_label", "optimizer", "optimizer_label", "seed"],
-                            kind="stable").reset_index(drop=True)
+    runs = natural_order(_clean(pd.DataFrame(rows, columns=columns)))
     config = root / "config.yaml"
     env = root / "environment.json"
     return Results(
         root=root, runs=runs, hits=hits,
         config_text=config.read_text() if config.is_file() else "",
         environment=json.loads(env.read_text()) if env.is_file() else None,
+        left_out=_left_out(root),
     )
+
+
+LEFT_OUT = "left_out.json"  # written by the sweep after its entry checks
+
+
+def _left_out(root: Path) -> list[dict[str, Any]]:
+    """The problems the sweep's entry checks refused, as ``optbench run`` stored them."""
+    path = root / LEFT_OUT
+    try:
+        items = json.loads(path.read_text()) if path.is_file() else []
+    except (OSError, ValueError):
+        return []
+    return [{"problem": str(i.get("problem", "?")), "why": [str(w) for w in i.get("why") or ()]}
+            for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+ORDER = ("problem_label", "optimizer", "optimizer_label", "seed")
+
+
+def natural_order(runs):
+    """Rows by problem, optimizer, configuration and seed, labels in natural order (f2 before
+    f10, lr=0.01 before lr=0.1): the order of every table, legend and section."""
+    from optbench.bench.report.order import natural_ranks
+
+    ranks = {c: natural_ranks(runs[c].astype(str)) for c in ORDER[:3]}
+    return runs.sort_values(
+        list(ORDER), kind="stable",
+        key=lambda col: col.astype(str).map(ranks[col.name]) if col.name in ranks else col,
+    ).reset_index(drop=True)
 
 
 NUMERIC = ("f_final", "f_best", "f_opt", "wall_time_s", "fev_to_target", "target_value",
@@ -88,17 +118,21 @@ def _clean(runs):
     """Numbers as floats (missing: NaN), and what a run that never reported lacks.
 
     A run killed at its timeout, or one whose set-up failed, records no dimension and no f*
-    (dim 0, f_opt missing): those belong to the problem, so they are taken from its other runs.
+    (dim 0, f_opt missing): those belong to the problem, so they are taken from its other runs,
+    f* and x* only where those runs agree on one (a run-seeded problem has one per instance,
+    and a run keeps its own).
     """
     import pandas as pd
 
     for name in NUMERIC:
         runs[name] = pd.to_numeric(runs[name], errors="coerce").astype(float)
     runs["target_hit"] = runs["target_hit"].map(lambda v: v is True or v == 1).astype(bool)
-    by_problem = runs.groupby("problem_label", sort=False)
     dim = runs["dim"].where(runs["dim"] > 0)
     runs["dim"] = dim.fillna(dim.groupby(runs["problem_label"]).transform("max")).fillna(0)
-    runs["f_opt"] = runs["f_opt"].fillna(by_problem["f_opt"].transform("first"))
+    f_opt = runs["f_opt"].where(np.isfinite(runs["f_opt"]))
+    shared = f_opt.groupby(runs["problem_label"]).transform(
+        lambda s: s.dropna().iloc[0] if s.dropna().nunique() == 1 else np.nan)
+    runs["f_opt"] = f_opt.fillna(shared)
     for name, read in PER_PROBLEM.items():
         runs[name] = _per_problem(runs, name, read)
     runs["optimizer_resolved"] = pd.Series([_text(v) for v in runs["optimizer_resolved"]],
@@ -120,14 +154,16 @@ PER_PROBLEM = {"smooth": _bool, "gradient": _text, "x_opt": _text}
 
 
 def _per_problem(runs, name: str, read):
-    """Column ``name`` as ``read`` takes it; a run that lacks it takes its problem's value."""
+    """Column ``name`` as ``read`` takes it; a run that lacks it takes its problem's value when
+    the problem's other runs recorded one value (x* of a run-seeded problem differs per run)."""
     import pandas as pd
 
     values = [read(v) for v in runs[name]]
-    known: dict[str, object] = {}
+    known: dict[str, set] = {}
     for label, value in zip(runs["problem_label"], values, strict=True):
         if value is not None:
-            known.setdefault(label, value)
+            known.setdefault(label, set()).add(value)
+    known = {label: next(iter(v)) for label, v in known.items() if len(v) == 1}
     return pd.Series([known.get(label) if value is None else value
                       for label, value in zip(runs["problem_label"], values, strict=True)],
                      index=runs.index, dtype=object)
@@ -147,3 +183,16 @@ def load_traces(root: Path, run_ids, columns: tuple[str, ...]) -> dict[str, dict
         traces[rid] = {c: table.column(c).to_numpy() for c in columns
                        if c in table.column_names}
     return traces
+
+
+def identical_runs(runs, traces: dict[str, dict[str, np.ndarray]]) -> set[tuple[str, str]]:
+    """(problem label, configuration) whose seeds all ran the same: two or more seeds whose
+    recorded f traces are equal, bit for bit (one fixed start on a deterministic problem)."""
+    same = set()
+    for key, rows in runs.groupby(["problem_label", "optimizer_label"], sort=False):
+        fs = [traces.get(r, {}).get("f") for r in rows["run_id"]]
+        if rows["seed"].nunique() < 2 or any(f is None or not len(f) for f in fs):
+            continue
+        if all(np.array_equal(fs[0], f, equal_nan=True) for f in fs[1:]):
+            same.add(key)
+    return same

@@ -9,29 +9,33 @@ Over all problems the evaluations are divided by the dimension, as COCO aggregat
 A run that stopped at its value target (``stop_at_target``, the default) can never reach the
 precisions below that target, so its ladder is cut there: the curve can then reach 1, and its
 ceiling means "every target these runs could reach", not an artefact of the stopping rule.
+
+Each run's precisions are on f − f* against its own f* (the runner records when each was
+reached). The bold line of each optimizer is the table's best configuration of it (one
+definition of "best" for table, curves and ECDF); over all problems, the one the table marks
+best on the most problems.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import warnings
+from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from optbench.bench.report.figures import (
     FAINT_ALPHA,
-    FigureFile,
+    Drawn,
     ProblemView,
     finite_max,
     legend_outside,
     new_figure,
     plain_log_ticks,
-    save,
     wrap,
 )
+from optbench.bench.report.order import natural_key
 
 HARDEST, EASIEST = 1e-8, 1e-1
 PER_DECADE = 5
@@ -76,7 +80,6 @@ class Line:
     evals: np.ndarray
     pairs: int
     budget: float  # the largest budget its runs used (NaN when none reported one)
-    final: float  # median final f − f* over its runs that have one: the tie-break
     bold: bool = False
 
     def fractions(self, at) -> np.ndarray:
@@ -99,38 +102,32 @@ def ecdf_lines(views: list[ProblemView], hits: dict, per_dim: bool = False) -> l
     for view in views:
         dim = max(view.dim, 1) if per_dim else 1
         for optimizer, label, rows in view.configurations():
-            g = groups.setdefault((optimizer, label), {"evals": [], "pairs": [], "budget": [],
-                                                       "final": []})
+            g = groups.setdefault((optimizer, label), {"evals": [], "pairs": [], "budget": []})
             for r in rows.itertuples():
                 keys = ladder(r.target_value, r.stop_at_target)
                 g["evals"] += [e / dim for e in reached(hits.get(r.run_id, []), keys)]
                 g["pairs"].append(len(keys))
                 g["budget"].append(r.n_eval / dim)
-                g["final"].append(r.f_final - view.f_opt)
     return [Line(opt, label, np.asarray(g["evals"], dtype=float), sum(g["pairs"]),
-                 finite_max(g["budget"], math.nan), _median(g["final"]))
+                 finite_max(g["budget"], math.nan))
             for (opt, label), g in groups.items()]
 
 
-def _median(values) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(np.nanmedian(np.asarray(values, dtype=float))) if len(values) else math.nan
+def best_over_problems(views: list[ProblemView]) -> dict[str, str]:
+    """optimizer -> the configuration the table marks best for it on the most of ``views``
+    (ties: the first in natural order of labels)."""
+    counts: dict[str, Counter] = {}
+    for view in views:
+        for optimizer, label in view.best.items():
+            counts.setdefault(optimizer, Counter())[label] += 1
+    return {opt: min(c, key=lambda label: (-c[label], natural_key(label)))
+            for opt, c in counts.items()}
 
 
-def mark_best(lines: list[Line], start: float, end: float) -> None:
-    """Bold each optimizer's best line: the largest area under its curve on the log axis from
-    ``start`` to ``end``; ties go to the lower median final f − f*, then to the label."""
-    grid = np.geomspace(start, max(end, start * 1.01), 200)
-    best: dict[str, tuple] = {}
+def mark_best(lines: list[Line], best: dict[str, str]) -> None:
+    """Bold the line of each optimizer's best configuration (``best``: optimizer -> label)."""
     for line in lines:
-        line.bold = False
-        final = line.final if math.isfinite(line.final) else math.inf
-        key = (-round(float(line.fractions(grid).mean()), 12), final, line.label)
-        if line.optimizer not in best or key < best[line.optimizer][0]:
-            best[line.optimizer] = (key, line)
-    for _, line in best.values():
-        line.bold = True
+        line.bold = best.get(line.optimizer) == line.label
 
 
 def ladder_text(view: ProblemView) -> tuple[str, str | None]:
@@ -157,8 +154,7 @@ def ladder_text(view: ProblemView) -> tuple[str, str | None]:
     return text, note
 
 
-def ecdf_figure(view: ProblemView, hits: dict, folder: Path, ext: str
-                ) -> tuple[FigureFile | None, list[str]]:
+def ecdf_figure(view: ProblemView, hits: dict) -> tuple[Drawn | None, list[str]]:
     """The ECDF of one problem with a known f*: a line per configuration."""
     text, note = ladder_text(view)
     notes = [note] if note else []
@@ -167,7 +163,7 @@ def ecdf_figure(view: ProblemView, hits: dict, folder: Path, ext: str
         return None, notes
     end = finite_max([line.budget for line in lines] + [finite_max(line.evals, 1.0)
                                                          for line in lines], 1.0)
-    mark_best(lines, 1.0, end)
+    mark_best(lines, view.best)
     fig, (ax,) = new_figure()
     handles = _draw(ax, lines, view.colors, start=1.0, end=end)
     ax.set(xscale="log", xlabel="function evaluations (log scale)",
@@ -175,27 +171,27 @@ def ecdf_figure(view: ProblemView, hits: dict, folder: Path, ext: str
            title=view.title(f"ECDF of evaluations to reach {text}"))
     plain_log_ticks(ax, "x")
     legend_outside(ax, handles=handles, title=BOLD_TITLE)
-    path = save(fig, folder / f"ecdf-{view.slug}.{ext}")
+    own = (" Each run's targets are on f − f* against its own f* (its problem instance's)."
+           if view.per_run_optimum else "")
     caption = (f"For each configuration, the fraction of (run, target) pairs with "
                f"{text.replace(chr(10), ' ')} reached within the evaluations on the x-axis; a "
-               f"cross marks the largest budget its runs used. {BOLD_CAPTION}")
-    return FigureFile(path, "ECDF of evaluations to target", caption, view.label), notes
+               f"cross marks the largest budget its runs used.{own} {BOLD_CAPTION}")
+    return Drawn(fig, f"ecdf-{view.slug}", "ECDF of evaluations to target", caption,
+                 view.label), notes
 
 
-BOLD_TITLE = "bold: largest area of each optimizer"
-BOLD_CAPTION = ("Bold is each optimizer's configuration with the largest area under its curve "
-                "(on the log axis; ties: lower median final f − f*, then the label), faint its "
-                "others; the table's ★ ranks by success rate and evaluations to the target.")
+BOLD_TITLE = "bold: best configuration of each optimizer"
+BOLD_CAPTION = ("Bold is each optimizer's best configuration as the table ranks them (the one "
+                "definition of best, as in the convergence curves), faint its others.")
 
 
-def ecdf_all_figure(views: list[ProblemView], hits: dict, colors: dict[str, str],
-                    folder: Path, ext: str) -> FigureFile:
+def ecdf_all_figure(views: list[ProblemView], hits: dict, colors: dict[str, str]) -> Drawn:
     """The ECDF over every problem with a known f*, evaluations divided by dimension."""
     lines = ecdf_lines(views, hits, per_dim=True)
     start = min(1.0 / max(v.dim for v in views), 1.0)
     end = finite_max([line.budget for line in lines] + [finite_max(line.evals, start)
                                                          for line in lines], 1.0)
-    mark_best(lines, start, end)
+    mark_best(lines, best_over_problems(views))
     fig, (ax,) = new_figure()
     handles = _draw(ax, lines, colors, start=start, end=end)
     cut = [v for v in views if ladder_text(v)[1]]
@@ -207,22 +203,25 @@ def ecdf_all_figure(views: list[ProblemView], hits: dict, colors: dict[str, str]
                  f"ECDF of evaluations / dimension to reach\n{what}")
     plain_log_ticks(ax, "x")
     legend_outside(ax, handles=handles, title=BOLD_TITLE)
-    path = save(fig, folder / f"ecdf-all-problems.{ext}")
     counts = "; ".join(f"{v.label}: {ladder_text(v)[0].split(' (')[0]}" for v in views)
     caption = (f"Pairs (run, target) over every problem with a known f*, evaluations divided by "
-               f"the problem's dimension; the targets per problem are {counts}. {BOLD_CAPTION}")
-    return FigureFile(path, "ECDF over all problems", caption, None)
+               f"the problem's dimension; the targets per problem are {counts}. Bold is each "
+               "optimizer's configuration that the table marks best on the most problems "
+               "(ties: label order), faint its others.")
+    return Drawn(fig, "ecdf-all-problems", "ECDF over all problems", caption, None)
 
 
 def _draw(ax, lines: list[Line], colors: dict[str, str], start: float, end: float) -> list:
     from matplotlib.lines import Line2D
 
     handles, faint = [], False
-    for line in sorted(lines, key=lambda line: (line.bold, line.optimizer)):  # bold ones on top
+    # bold ones on top; the rest in natural order
+    for line in sorted(lines, key=lambda line: (line.bold, natural_key(line.optimizer),
+                                                natural_key(line.label))):
         x, y = line.steps(start)
         color = colors[line.optimizer]
         style = {"lw": 2.2, "zorder": 3} if line.bold else {"lw": 0.9, "alpha": FAINT_ALPHA}
-        ax.step(x, y, where="post", color=color, **style)
+        ax.step(x, y, where="post", color=color, label=line.label, **style)
         ax.plot([x[-1]], [y[-1]], marker="x", color=color, ms=7 if line.bold else 4,
                 alpha=1 if line.bold else FAINT_ALPHA, ls="none")
         if line.bold:

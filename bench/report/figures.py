@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import textwrap
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,30 @@ class FigureFile:
 
 
 @dataclass
+class Drawn:
+    """A figure drawn and not yet written: ``save_drawn`` writes it, ``Results.plot`` hands it
+    out. ``name`` is its file name without the extension."""
+
+    figure: Any  # matplotlib.figure.Figure
+    name: str
+    title: str
+    caption: str
+    problem: str | None  # its problem label; None for figures over all problems
+
+
+def save_drawn(drawn: Drawn, folder: Path, ext: str) -> FigureFile:
+    path = save(drawn.figure, folder / f"{drawn.name}.{ext}")
+    return FigureFile(path, drawn.title, drawn.caption, drawn.problem)
+
+
+@dataclass
 class ProblemView:
-    """One problem's runs as the figures need them (built by the report, read by the plots)."""
+    """One problem's runs as the figures need them (built by the report, read by the plots).
+
+    Each run is judged against its own optimum: ``f_opts`` and ``x_opts`` hold each run's f*
+    and x* (a run-seeded problem has one instance per seed); ``f_opt`` and ``x_opt`` are the
+    ones every run shares, None when unknown or when the runs' instances differ.
+    """
 
     label: str
     slug: str
@@ -60,10 +82,33 @@ class ProblemView:
     smooth: bool | None = True  # False: the problem says it has kinks; None: not known
     x_opt: np.ndarray | None = None  # the known minimizer its runs recorded
     landscape: Any = None  # results.landscapes.Landscape stored for a 2-D problem, or None
+    f_opts: dict[str, float] = field(default_factory=dict)  # run_id -> its f* (known ones)
+    x_opts: dict[str, np.ndarray] = field(default_factory=dict)  # run_id -> its x*
+    identical: set[str] = field(default_factory=set)  # configurations whose seeds ran the same
+    gradient: str | None = None  # "analytic", "finite-difference" or None (not recorded)
 
     @property
     def seeds(self) -> int:
         return int(self.runs["seed"].nunique())
+
+    @property
+    def has_f_opt(self) -> bool:
+        """Whether its runs know their f* (then values are f − f*, run by run)."""
+        return bool(self.f_opts)
+
+    @property
+    def per_run_optimum(self) -> bool:
+        """Whether its runs' optima differ (one instance per seed): f* or x*."""
+        return len(set(self.f_opts.values())) > 1 or \
+            len({tuple(x) for x in self.x_opts.values()}) > 1
+
+    def gap(self, run_id: str, f) -> np.ndarray | None:
+        """f − f* of run ``run_id``, against its own f* (floored for a log axis); None when its
+        f* is not known."""
+        f_opt = self.f_opts.get(run_id)
+        if f_opt is None:
+            return None
+        return np.maximum(np.asarray(f, dtype=float) - f_opt, LOG_FLOOR)
 
     def configurations(self):
         """(optimizer, configuration label, its rows), best of each optimizer last (on top)."""

@@ -15,7 +15,15 @@ from typing import Any
 
 from optbench.bench.report.data import Results
 from optbench.bench.report.figures import FigureFile
-from optbench.bench.report.tables import DISPLAY_HEADER, NON_SMOOTH, display_rows, non_smooth
+from optbench.bench.report.tables import (
+    FINITE_DIFFERENCE,
+    NON_SMOOTH,
+    RANK_TEXT,
+    display_header,
+    display_rows,
+    fd_text,
+    non_smooth,
+)
 from optbench.bench.results.status import FAILED
 
 
@@ -30,17 +38,21 @@ class Report:
 
 # Blocks: ("h", level, text) ("p", text) ("list", [text]) ("table", problem) ("figure", FigureFile)
 #         ("code", language, text) ("links", [(text, relative path)])
+#         ("verdict", [(problem, sentence, [details])])
 def blocks(report: Report) -> list[tuple]:
+    from optbench.bench.report.verdict import INTRO, verdict
+
     res, runs = report.results, report.results.runs
     out: list[tuple] = [("h", 1, f"optbench report: {runs['sweep'].iloc[0] or res.root.name}")]
     out.append(("p", _overview(report)))
+    out += [("h", 2, "Verdict"), ("p", INTRO), ("verdict", verdict(res, report.table))]
     if report.notes:
         out += [("h", 2, "Left out, and why"), ("list", report.notes)]
     out += [("h", 2, "Results per problem"),
-            ("p", "One row per optimizer configuration; the best entry per problem is marked ★ "
-                  "(ranked by success rate, then median evaluations to target, failed runs, "
-                  "median final f, median time, label). Evaluations to target: median and IQR "
-                  "(25th–75th percentile) over the runs that reached the target."),
+            ("p", f"One row per optimizer configuration; the best entry per problem is marked ★ "
+                  f"(ranked by {RANK_TEXT}); the same entries are bold in the figures. "
+                  "Evaluations to target: median and IQR (25th–75th percentile) over the runs "
+                  "that reached the target. Final f − f*: each run against its own f*."),
             ("links", [(p.name, _rel(p, res.root)) for p in report.table_files])]
     for problem in res.problems():
         out += [("h", 3, problem), ("p", _problem_line(runs[runs["problem_label"] == problem]))]
@@ -71,6 +83,9 @@ def _overview(report: Report) -> str:
 def _problem_line(rows) -> str:
     f_opt = rows["f_opt"].dropna()
     known = f"known minimum f* = {f_opt.iloc[0]:.6g}" if len(f_opt) else "no known minimum f*"
+    if f_opt.nunique() > 1:
+        known = (f"known minimum f* per run, from {f_opt.min():.6g} to {f_opt.max():.6g} over "
+                 f"{f_opt.nunique()} instances (each run is judged against its own)")
     on = {"value": "f − f*" if len(f_opt) else "f", "distance": "‖x − x*‖",
           "grad_norm": "‖∇f(x)‖"}
     targets = sorted({" and ".join(f"{on.get(k, k)} ≤ {v:g}" for k, v in json.loads(t).items())
@@ -79,15 +94,16 @@ def _problem_line(rows) -> str:
     dim = int(rows["dim"].max())
     kinks = "; non-smooth (see below)" if "smooth" in rows and \
         rows["smooth"].map(lambda v: v is not None and not v).any() else ""
-    return (f"Dimension {dim if dim > 0 else 'not recorded'}; {known}; {target}{kinks}; "
+    gradient = rows["gradient"].dropna() if "gradient" in rows else ()
+    fd = f"; {fd_text(dim)}" if len(gradient) and gradient.iloc[0] == FINITE_DIFFERENCE else ""
+    return (f"Dimension {dim if dim > 0 else 'not recorded'}; {known}; {target}{kinks}{fd}; "
             f"{len(rows)} runs of {rows['optimizer_label'].nunique()} configurations.")
 
 
 def _failed(runs) -> list[tuple]:
     failed = runs[runs["status"].isin(FAILED)]
     if failed.empty:
-        return [("h", 2, "Failed runs"), ("p", "None: no run diverged, hit NaN, raised or timed "
-                                               "out.")]
+        return [("h", 2, "Failed runs"), ("p", f"None: no run ended {', '.join(FAILED)}.")]
     lines = [f"{r.status}: {r.problem_label} · {r.optimizer_label} · seed {r.seed} · run "
              f"{r.run_id}: {r.message or '(no message)'}" for r in failed.itertuples()]
     return [("h", 2, f"Failed runs ({len(failed)})"), ("list", lines)]
@@ -134,6 +150,10 @@ def markdown(report: Report) -> str:
             parts.append(f"**{f.title}.** {f.caption}\n\n{image}")
         elif kind == "code":
             parts.append(f"```{block[1]}\n{block[2].rstrip()}\n```")
+        elif kind == "verdict":
+            parts.append("\n".join(
+                f"- **{problem}**: {sentence}" + "".join(f"\n  - {d}" for d in details)
+                for problem, sentence, details in block[1]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -153,8 +173,17 @@ li { margin: .2em 0; }
 """
 
 
+def _html_verdict(items) -> str:
+    lis = []
+    for problem, sentence, details in items:
+        sub = "".join(f"<li>{html.escape(d)}</li>" for d in details)
+        lis.append(f"<li><b>{html.escape(problem)}</b>: {html.escape(sentence)}"
+                   + (f"<ul>{sub}</ul>" if sub else "") + "</li>")
+    return f'<ul class="verdict">{"".join(lis)}</ul>'
+
+
 def _html_table(report: Report, problem: str) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in DISPLAY_HEADER)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in display_header(report.table, problem))
     body = []
     for best, cells in display_rows(report.table, problem):
         tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
@@ -196,6 +225,8 @@ def render_html(report: Report) -> str:
             parts.append(_html_figure(block[1], _rel(block[1].path, root)))
         elif kind == "code":
             parts.append(f"<pre><code>{html.escape(block[2])}</code></pre>")
+        elif kind == "verdict":
+            parts.append(_html_verdict(block[1]))
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             + "\n".join(parts) + "\n</body>\n</html>\n")

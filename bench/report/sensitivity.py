@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
 from optbench.bench.formatting import compact, config_value
 from optbench.bench.report.figures import (
     LOG_FLOOR,
-    FigureFile,
+    Drawn,
     ProblemView,
     legend_outside,
     new_figure,
     plain_log_ticks,
     quartiles,
-    save,
     wrap,
 )
 from optbench.bench.results.status import FAILED
@@ -83,8 +81,7 @@ def _defaults(rows) -> dict[str, object]:
     return {k: v for k, v in flatten(json.loads(recorded[0])).items() if _numeric(v)}
 
 
-def sensitivity_figure(view: ProblemView, folder: Path, ext: str
-                       ) -> tuple[FigureFile | None, list[str]]:
+def sensitivity_figure(view: ProblemView) -> tuple[Drawn | None, list[str]]:
     sweeps = swept(view)
     if not sweeps:
         return None, [f"{view.label}: no optimizer was swept over a numeric hyperparameter, "
@@ -120,12 +117,14 @@ def sensitivity_figure(view: ProblemView, folder: Path, ext: str
     over = "one seed" if view.seeds == 1 else f"median over {view.seeds} seeds, 25–75% band"
     fig.suptitle(view.title(f"final value against each swept hyperparameter ({over})"), y=1.02)
     legend_outside(axes[-1], handles=list(handles.values()))
-    path = save(fig, folder / f"sensitivity-{view.slug}.{ext}")
+    own = (" Each run's final f − f* is against its own f* (its problem instance's)."
+           if view.has_f_opt and view.per_run_optimum else "")
     caption = ("Final value of each run against the hyperparameter on the x-axis, the others "
                "held at the values in the legend: the line is the median over the seeds that did "
                "not fail, the band their 25–75% range, dots the seeds, crosses at the top count "
-               "failed runs.")
-    return FigureFile(path, "Hyperparameter sensitivity", caption, view.label), notes
+               f"failed runs.{own}")
+    return Drawn(fig, f"sensitivity-{view.slug}", "Hyperparameter sensitivity", caption,
+                 view.label), notes
 
 
 def _not_on_a_line(view: ProblemView, drawn: dict) -> list[str]:
@@ -159,9 +158,9 @@ def _extras(axes, view: ProblemView) -> dict:
     if any(line.get_marker() == "x" for ax in axes for line in ax.lines):
         extras["failed"] = Line2D([], [], color="0.3", marker="x", mew=2, ls="none",
                                   label=f"failed runs, how many beside\n({', '.join(FAILED)})")
-    what = "f − f*" if view.f_opt is not None else "f"
+    what = "f − f*" if view.has_f_opt else "f"
     for t in view.targets:
-        if view.f_opt is not None and t <= 0:
+        if view.has_f_opt and t <= 0:
             continue
         for ax in axes:
             ax.axhline(t, color="0.25", ls="--", lw=1.0, zorder=1)
@@ -171,10 +170,13 @@ def _extras(axes, view: ProblemView) -> dict:
 
 
 def _final(view: ProblemView, rows) -> tuple[np.ndarray, int]:
+    """The final values of the runs that did not fail (f − f*, each run against its own f*,
+    where f* is known), and how many failed."""
     ok = ~rows["status"].isin(FAILED) & np.isfinite(rows["f_final"])
     f = rows.loc[ok, "f_final"].to_numpy(dtype=float)
-    if view.f_opt is not None:
-        f = np.maximum(f - view.f_opt, LOG_FLOOR)
+    if view.has_f_opt:
+        f = np.maximum(f - rows.loc[ok, "f_opt"].to_numpy(dtype=float), LOG_FLOOR)
+        f = f[np.isfinite(f)]  # a run whose f* is not known has no f − f*
     return f, int((~ok).sum())
 
 
@@ -219,5 +221,5 @@ def _y_log(axes) -> bool:
 
 
 def _ylabel(view: ProblemView, log: bool) -> str:
-    what = "final f(x) − f*" if view.f_opt is not None else "final f(x) (no known minimum f*)"
+    what = "final f(x) − f*" if view.has_f_opt else "final f(x) (no known minimum f*)"
     return f"{what}{' (log scale)' if log else ''}"

@@ -2,7 +2,9 @@
 
 One DataFrame (``config_table``) is the source of the CSV, the Markdown and the LaTeX, so the
 three always agree. The ranking, best first: higher success rate, fewer evaluations to target,
-fewer failed runs, lower final value, less wall time.
+fewer failed runs, lower final f − f* (each run against its own f*; f where f* is unknown), less
+wall time, then the label in natural order. It is the one definition of "best": the ★ here, the
+bold curves and ECDF lines (``best_per_optimizer``) and the report's verdict all read it.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ if TYPE_CHECKING:
 
 RANK = (  # column, ascending
     ("success_rate", False), ("evals_to_target_median", True), ("failed", True),
-    ("f_final_median", True), ("wall_time_s_median", True),
-    ("configuration", True),  # a full tie: the label decides, so every rebuild marks the same
+    ("final_median", True),  # final f − f* where f* is known, else final f
+    ("wall_time_s_median", True),
+    ("label_order", True),  # a full tie: the label decides, so every rebuild marks the same
 )
+RANK_TEXT = ("success rate, then median evaluations to target, failed runs, median final "
+             "f − f* (f where f* is unknown), median time, label")
 BEST_MARK = "★"
 # The one text on non-smooth problems: the page, the tables and the figure captions say it.
 KINKS = ("methods that assume a smooth model — L-BFGS-B's quasi-Newton model and line search "
@@ -33,13 +38,27 @@ NON_SMOOTH = ("Non-smooth problem (its class sets smooth = False): the objective
               f"where the gradient jumps or does not exist; {KINKS}.")
 
 
+FINITE_DIFFERENCE = "finite-difference"  # the ``gradient`` column of a value-only problem
+
+
+def fd_text(dim: int) -> str:
+    """What the report says where a problem's runs used a finite-difference gradient."""
+    here = f", here 2·{dim} = {2 * dim}" if dim > 0 else ""
+    return f"finite-difference gradient (2·dim evaluations each{here})"
+
+
 def non_smooth_among(labels: list[str]) -> str:
     """NON_SMOOTH for a figure over several problems, naming the non-smooth ones."""
     return f"Non-smooth among them: {', '.join(labels)}; {KINKS}."
 
 
-def config_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """A row per (problem, optimizer configuration), in the order the runs come."""
+def config_table(runs: pd.DataFrame, identical=None) -> pd.DataFrame:
+    """A row per (problem, optimizer configuration), in the order the runs come.
+
+    ``final_gap_median`` is the median of each run's final f − f*, against the run's own f*
+    (NaN where f* is unknown). ``identical``, when given, holds the (problem, configuration)
+    whose seeds ran identically (``data.identical_runs``): their IQR is no spread.
+    """
     import pandas as pd
 
     rows = []
@@ -47,6 +66,7 @@ def config_table(runs: pd.DataFrame) -> pd.DataFrame:
         evals = g.loc[g["target_hit"].astype(bool), "fev_to_target"].astype(float)
         status = g["status"]
         dim = g["dim"].max()
+        gap = (g["f_final"] - g["f_opt"]).astype(float)
         rows.append({
             "problem": problem, "dim": int(dim) if math.isfinite(dim) else 0,
             "optimizer": g["optimizer"].iloc[0],
@@ -59,22 +79,35 @@ def config_table(runs: pd.DataFrame) -> pd.DataFrame:
             "evals_to_target_q25": evals.quantile(0.25),
             "evals_to_target_q75": evals.quantile(0.75),
             "f_final_median": g["f_final"].median(),
+            "final_gap_median": gap.median(),
             "wall_time_s_median": g["wall_time_s"].median(),
             "failed": int(status.isin(FAILED).sum()),
             **{f"n_{s}": int((status == s).sum()) for s in STATUSES},
             "smooth": g["smooth"].iloc[0] if "smooth" in g else None,
+            "f_opt_known": bool(g["f_opt"].notna().any()),
         })
     table = pd.DataFrame(rows)
     if table.empty:
         return table
+    if identical is not None:
+        table["identical"] = [(p, c) in identical for p, c in
+                              zip(table["problem"], table["configuration"], strict=True)]
     table["best"] = False
-    table.loc[_ranked(table).groupby("problem", sort=False).head(1).index, "best"] = True
+    table.loc[ranked(table).groupby("problem", sort=False).head(1).index, "best"] = True
     return table
 
 
-def _ranked(table):
+def ranked(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` best first (within each problem when grouped by it), by RANK."""
+    from optbench.bench.report.order import natural_ranks
+
+    order = natural_ranks(table["configuration"])
+    keyed = table.assign(
+        final_median=table["final_gap_median"].where(table["f_opt_known"],
+                                                     table["f_final_median"]),
+        label_order=table["configuration"].map(order))
     cols, ascending = zip(*RANK, strict=True)
-    return table.sort_values(list(cols), ascending=list(ascending), na_position="last",
+    return keyed.sort_values(list(cols), ascending=list(ascending), na_position="last",
                              kind="stable")
 
 
@@ -82,7 +115,7 @@ def best_per_optimizer(table: pd.DataFrame) -> dict[tuple[str, str], str]:
     """(problem label, optimizer name) -> the label of that optimizer's best configuration."""
     if table.empty:
         return {}
-    first = _ranked(table).groupby(["problem", "optimizer"], sort=False).head(1)
+    first = ranked(table).groupby(["problem", "optimizer"], sort=False).head(1)
     return {(r.problem, r.optimizer): r.configuration for r in first.itertuples()}
 
 
@@ -95,8 +128,15 @@ def _success(row) -> str:
 def _evals(row) -> str:
     if math.isnan(row.evals_to_target_median):
         return "–"
+    if getattr(row, "identical", False):
+        return f"{number(row.evals_to_target_median)} (runs identical)"
     return (f"{number(row.evals_to_target_median)} "
             f"[{number(row.evals_to_target_q25)}–{number(row.evals_to_target_q75)}]")
+
+
+def final_median(row) -> float:
+    """The final value a row is ranked by: median f − f* where f* is known, else median f."""
+    return row.final_gap_median if row.f_opt_known else row.f_final_median
 
 
 def _statuses(row) -> str:
@@ -106,6 +146,15 @@ def _statuses(row) -> str:
 
 DISPLAY_HEADER = ("configuration", "runs", "success", "evals to target: median [IQR]",
                   "median final f", "median time (s)", "statuses")
+FINAL_GAP = "median final f − f*"
+
+
+def display_header(table: pd.DataFrame, problem: str) -> tuple[str, ...]:
+    """DISPLAY_HEADER, with final f − f* where the problem's f* is known."""
+    rows = table[table["problem"] == problem]
+    if "f_opt_known" in rows and rows["f_opt_known"].any():
+        return (*DISPLAY_HEADER[:4], FINAL_GAP, *DISPLAY_HEADER[5:])
+    return DISPLAY_HEADER
 
 
 def display_rows(table: pd.DataFrame, problem: str) -> list[tuple[bool, list[str]]]:
@@ -114,7 +163,8 @@ def display_rows(table: pd.DataFrame, problem: str) -> list[tuple[bool, list[str
     for row in table[table["problem"] == problem].itertuples():
         label = f"{BEST_MARK} {row.configuration}" if row.best else row.configuration
         out.append((bool(row.best), [label, str(row.runs), _success(row), _evals(row),
-                                     number(row.f_final_median), number(row.wall_time_s_median),
+                                     number(final_median(row)),
+                                     number(row.wall_time_s_median),
                                      _statuses(row)]))
     return out
 
@@ -129,16 +179,17 @@ def markdown_table(table: pd.DataFrame, problem: str) -> str:
     def cells(values):
         return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
 
-    lines = [cells(DISPLAY_HEADER), "|" + "|".join(["---"] + ["--:"] * 5 + ["---"]) + "|"]
+    lines = [cells(display_header(table, problem)),
+             "|" + "|".join(["---"] + ["--:"] * 5 + ["---"]) + "|"]
     for best, values in display_rows(table, problem):
         lines.append(cells([f"**{v}**" if best else v for v in values]))
     return "\n".join(lines)
 
 
 def markdown(table: pd.DataFrame) -> str:
-    parts = [f"Best entry per problem marked {BEST_MARK} (ranked by success rate, then median "
-             "evaluations to target, failed runs, median final f, median time, label). IQR: "
-             "25th–75th percentile over the runs that reached the target."]
+    parts = [f"Best entry per problem marked {BEST_MARK} (ranked by {RANK_TEXT}). IQR: "
+             "25th–75th percentile over the runs that reached the target. Final f − f*: each "
+             "run against its own f*."]
     for problem in dict.fromkeys(table["problem"]):
         note = f"{NON_SMOOTH}\n\n" if non_smooth(table, problem) else ""
         parts.append(f"### {problem}\n\n{note}{markdown_table(table, problem)}")
@@ -159,7 +210,8 @@ def latex(table: pd.DataFrame) -> str:
     """One ``table`` environment per problem (needs \\usepackage{booktabs})."""
     parts = ["% optbench results per problem x optimizer configuration; needs booktabs"]
     for problem in dict.fromkeys(table["problem"]):
-        body = [" & ".join(_tex(h) for h in DISPLAY_HEADER) + r" \\", r"\midrule"]
+        body = [" & ".join(_tex(h) for h in display_header(table, problem)) + r" \\",
+                r"\midrule"]
         for best, values in display_rows(table, problem):
             cells = [_tex(v) for v in values]
             body.append(" & ".join(rf"\textbf{{{c}}}" if best else c for c in cells) + r" \\")

@@ -9,25 +9,21 @@ landscape stored in the results folder (``landscapes/``, mapped by ``optbench ru
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from optbench.bench.formatting import compact
 from optbench.bench.report.figures import (
-    FigureFile,
+    Drawn,
     ProblemView,
     legend_outside,
     new_figure,
-    save,
     wrap,
 )
 from optbench.bench.results.landscapes import Box
 from optbench.bench.results.status import FAILED
 
 
-def trajectory_figure(view: ProblemView, folder: Path, ext: str
-                      ) -> tuple[FigureFile | None, list[str]]:
+def trajectory_figure(view: ProblemView) -> tuple[Drawn | None, list[str]]:
     """The figure (None when no run has a 2-D path) and notes on what was left out."""
     paths = _paths(view)
     if not paths:
@@ -37,19 +33,45 @@ def trajectory_figure(view: ProblemView, folder: Path, ext: str
     fig, (ax,) = new_figure(7.4, 6.4)
     contoured, notes = _contours(fig, ax, view, box)
     handles = _draw_paths(ax, paths, view, box[0][1] - box[0][0])
+    own = x_opt is None and _own_minimizers(ax, paths, view, box)
+    if own:
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], marker="*", ms=12, mfc="white", mec="black", ls="none",
+                              label="each path's own minimizer x*\n(one instance per seed)"))
     if x_opt is not None:
         handles.append(_minimizer(ax, x_opt[:2], box, shown))
     ax.set(xlim=box[0], ylim=box[1], xlabel="x₀", ylabel="x₁", aspect="equal",
            title=view.title("paths of each optimizer's best configuration (median seed)"))
     ax.grid(False)
     legend_outside(ax, handles=handles, title="○ start   ■ end")
-    path = save(fig, folder / f"trajectory-{view.slug}.{ext}")
     where = "★ the known minimizer" if shown or x_opt is None else \
         "an arrow at the edge points to the known minimizer, off the plot"
+    if own:
+        where = ("a star in a path's colour its own run's minimizer (the runs are on different "
+                 "instances of the problem, one per seed)")
     shades = " Shades and thin contour lines are f(x) on the box shown." if contoured else ""
+    if contoured and view.per_run_optimum:
+        shades += " The contours are of one instance; each path ran on its own seed's."
     caption = ("Recorded iterates of each optimizer's best configuration, at the seed with the "
                f"median final value; ○ marks the start, ■ the end, {where}.{shades}")
-    return FigureFile(path, "Trajectories", caption, view.label), notes
+    return Drawn(fig, f"trajectory-{view.slug}", "Trajectories", caption, view.label), notes
+
+
+def _own_minimizers(ax, paths, view: ProblemView, box) -> bool:
+    """A star in each path's colour at its own run's x*, where runs differ in x* (one
+    instance per seed); whether any was drawn."""
+    drawn = False
+    for run_id, optimizer, *_ in paths:
+        x = view.x_opts.get(run_id)
+        if x is None or len(x) < 2 or not np.isfinite(x[:2]).all():
+            continue
+        inside = box[0][0] <= x[0] <= box[0][1] and box[1][0] <= x[1] <= box[1][1]
+        if inside:
+            ax.plot(x[0], x[1], marker="*", ms=14, mfc=view.colors[optimizer], mec="black",
+                    mew=1.0, ls="none", zorder=20)
+            drawn = True
+    return drawn
 
 
 def trajectory_box(view: ProblemView) -> Box | None:
@@ -61,8 +83,9 @@ def trajectory_box(view: ProblemView) -> Box | None:
     return _box(paths, view.x_opt)[0] if paths else None
 
 
-def _paths(view: ProblemView) -> list[tuple[str, str, int, str, np.ndarray, np.ndarray]]:
-    """(optimizer, label, seed, status, x_0, x_1) of each optimizer's typical best run."""
+def _paths(view: ProblemView
+           ) -> list[tuple[str, str, str, int, str, np.ndarray, np.ndarray]]:
+    """(run_id, optimizer, label, seed, status, x_0, x_1) of each optimizer's typical best run."""
     out = []
     for optimizer, label, rows in view.configurations():
         if not view.is_best(optimizer, label):
@@ -73,8 +96,8 @@ def _paths(view: ProblemView) -> list[tuple[str, str, int, str, np.ndarray, np.n
         ordered = rows.sort_values("f_final", na_position="last", kind="stable")
         row = ordered.iloc[(len(ordered) - 1) // 2]
         trace = view.traces[row["run_id"]]
-        out.append((optimizer, label, int(row["seed"]), row["status"], trace["x_0"],
-                    trace["x_1"]))
+        out.append((row["run_id"], optimizer, label, int(row["seed"]), row["status"],
+                    trace["x_0"], trace["x_1"]))
     return out
 
 
@@ -198,7 +221,7 @@ def _draw_paths(ax, paths, view: ProblemView, width: float) -> list:
     from matplotlib.lines import Line2D
 
     handles = []
-    for i, (optimizer, label, seed, status, xs, ys) in enumerate(paths):
+    for i, (_, optimizer, label, seed, status, xs, ys) in enumerate(paths):
         color = view.colors[optimizer]
         # start rings shrink path by path: starts on one point stay visible, concentric
         grow = 2.0 * (len(paths) - 1 - i)

@@ -64,6 +64,8 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | Non
         if force:
             store.clear()
             stored = set()
+        store.write_text("left_out.json", json.dumps(  # the report's "left out" (Verdict)
+            [{"problem": label, "why": lines} for label, lines in refused.values()], indent=1))
         todo = _prepare(store, sweep, stored, refused, say)
         _execute(todo, store, run, progress)
     summary = store.write_summary()
