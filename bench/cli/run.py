@@ -37,13 +37,13 @@ def run_command(args: argparse.Namespace) -> int:
         written = build_report(store.root, quiet=args.quiet, brief=True)
         if not args.quiet and written:
             print(f"report: {written}")
-    code, why = verdict(runs, outcome.refused)
+    code, why = exit_code_and_why(runs, outcome.refused)
     if code:
         print(f"optbench: {why}", file=sys.stderr)
     return code
 
 
-def verdict(runs, refused) -> tuple[int, str]:
+def exit_code_and_why(runs, refused) -> tuple[int, str]:
     """The sweep's exit code (the status module's rule) and, when it is 1, why, in one line."""
     from collections import Counter
 

@@ -1,8 +1,9 @@
 """execute(spec) -> RunRecord: one run, a pure function of its spec.
 
 The runner owns the loop (budget, timing, stopping, recording, failure capture); the optimizer
-owns one step. All randomness comes from the spec's seed, and BLAS runs on one thread, so a spec
-gives the same numbers in-process, in a process pool or on a Dask worker.
+owns one step; ``verdict.decide`` turns how the loop ended into the run's status. All
+randomness comes from the spec's seed, and BLAS runs on one thread, so a spec gives the same
+numbers in-process, in a process pool or on a Dask worker.
 """
 
 from __future__ import annotations
