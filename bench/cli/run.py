@@ -58,7 +58,9 @@ def exit_code_and_why(runs, refused) -> tuple[int, str]:
         else s for s, g in pairs if blames_user(s, g))
     parts = [f"{n} run{'s' * (n != 1)} {cause}" for cause, n in causes.items()]
     if refused:
-        parts.append(f"{len(refused)} problem{'s' * (len(refused) != 1)} left out")
+        names = ", ".join(sorted(label for label, _ in refused.values()))
+        parts.append(f"{len(refused)} problem{'s' * (len(refused) != 1)} left out (not run, its "
+                     f"gradient check failed: {names})")
     return code, ("exit code 1, something to fix in the code or setup: " + ", ".join(parts))
 
 
