@@ -7,6 +7,7 @@ The runner owns the loop (budget, time, recording, stopping); an optimizer owns 
     while not opt.converged:
         x = opt.step()
     opt.close()
+    opt.success, opt.message   # met its own test, or gave up (and why)
 
 ``run(opt, oracle, x0, steps)`` does exactly that for a fixed number of steps.
 
@@ -68,7 +69,18 @@ class Optimizer:
 
     Subclasses set ``name``, validate their hyperparameters in ``__init__`` (explicit keyword
     parameters with defaults: ``optbench list`` and the YAML validation read the signature) and
-    define ``_start`` and ``step``. ``nit`` counts the method's iterations the way scipy does.
+    define ``_start`` and ``step``.
+
+    What an optimizer reports, besides its iterate:
+
+    - ``converged``: the method has stopped by its own test; the runner ends the run;
+    - ``success``: whether that stop met the method's criterion, as scipy's ``success`` says
+      (True by default). False means it gave up: L-BFGS-B's abnormal line search. The runner
+      then records ``failed`` and checks the gradient where the method stopped;
+    - ``message``: why, in the method's words;
+    - ``nit``: the method's own iteration count, in its authors' convention (scipy's for
+      L-BFGS-B and Nelder-Mead, which starts at 1), for parity tests. The run's iteration
+      count (``n_iter``, the trace) is the runner's: steps that completed an iteration.
     The registry checks the signatures of ``start`` and ``step`` and ``list_params`` when the
     class is registered.
     """
@@ -82,13 +94,14 @@ class Optimizer:
     no list, so any list sweeps."""
 
     converged: bool = False
+    success: bool = True
     message: str = ""
     nit: int = 0
 
     def start(self, oracle: Oracle, x0: np.ndarray) -> None:
         """Begin a run at ``x0``; a second call starts afresh."""
         self.oracle = oracle
-        self.converged, self.message, self.nit = False, "", 0
+        self.converged, self.success, self.message, self.nit = False, True, "", 0
         self._start(np.array(x0, dtype=float).ravel())
 
     def _start(self, x0: np.ndarray) -> None:

@@ -15,6 +15,11 @@ reproduces ``scipy.optimize.minimize(method="L-BFGS-B")`` to the bit: same itera
 (the last (x, f, g) is memoised, as scipy's ScalarFunction does). No thread is involved, so
 stopping after any step leaves nothing behind.
 
+When the routine stops, ``converged`` is set, and ``success`` as scipy sets it: True for
+CONVERGENCE (projected gradient <= gtol, or relative reduction of f <= ftol), False for every
+other stop (ABNORMAL: the line search failed; ERROR; WARNING). scipy's own limits (maxiter,
+maxfun) are the runner's budget here.
+
 Arguments, named as scipy names them: ``maxcor`` m (10), ``ftol`` (2.22e-9), ``gtol`` (1e-5),
 ``maxls`` (20). Bounds come from the problem.
 
@@ -103,8 +108,9 @@ class LBFGSB(Optimizer):
             elif task == NEW_X:
                 self.nit += 1
                 return self.x.copy()
-            else:
+            else:  # scipy's success is its warnflag == 0: the CONVERGENCE task alone
                 self.converged = True
+                self.success = bool(task == CONVERGENCE)
                 self.message = self._message(task, self.task[1])
                 return self.x.copy()
 

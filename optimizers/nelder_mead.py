@@ -18,7 +18,9 @@ with ρ = 1, χ = 2, ψ = 1/2, σ = 1/2, or with ``adaptive`` (Gao & Han) ρ = 1
 1.05, or set to 0.00025 where it is 0; or ``initial_simplex``), ``step()`` is one pass of the
 loop. Driven until ``converged`` it reproduces ``scipy.optimize.minimize(method="Nelder-Mead")``
 exactly: same simplex, iterates, nfev, and ``nit`` (which, as in scipy, starts at 1).
-Iteration and evaluation limits are the runner's budget, not options here.
+Iteration and evaluation limits are the runner's budget, not options here, so the only stop of
+its own is the xatol/fatol test and ``success`` stays True: scipy's ``success = False`` exits
+(maxfev, maxiter) end a run here as ``budget``.
 
 Cost of a step besides its 1–2 evaluations (n + 2 with a shrink): scipy re-sorts the whole
 simplex, an O(n²) copy. Here the vertices stay in rank order as a window of n+1 rows inside a

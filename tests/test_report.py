@@ -129,23 +129,25 @@ budget: {evaluations: 300}
 timeout: 3
 """
 
-FAILED = {"diverged", "nan", "error", "timeout"}
+FAILED = {"failed", "diverged", "nan", "error", "timeout"}
 
 
-def _sweep(folder: Path, text: str, report: bool = False, workers: int = 0) -> Path:
+def _sweep(folder: Path, text: str, report: bool = False, workers: int = 0,
+           code: int = 0) -> Path:
+    """Run ``text``; ``code`` 1 for sweeps with runs that raise or hang (the user's code)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "problems_here.py").write_text(PROBLEMS)
     cfg = folder / "sweep.yaml"
     cfg.write_text(textwrap.dedent(text))
     out = folder / "out"
     args = ["run", str(cfg), "--out", str(out), "--workers", str(workers), "--quiet"]
-    assert main(args + ([] if report else ["--no-report"])) == 0
+    assert main(args + ([] if report else ["--no-report"])) == code
     return out
 
 
 @pytest.fixture(scope="module")
 def main_sweep(tmp_path_factory):
-    out = _sweep(tmp_path_factory.mktemp("main"), MAIN)
+    out = _sweep(tmp_path_factory.mktemp("main"), MAIN, code=1)  # Raises raises
     assert build_report(out, quiet=True) == out / "report.html"
     return out
 
@@ -221,7 +223,8 @@ def _expected(summary: pd.DataFrame) -> pd.DataFrame:
             if (~np.isnan(finals)).any() else math.nan,
             "wall_time_s_median": np.median(g.wall_time_s),
             **{f"n_{s}": int((g.status == s).sum()) for s in
-               ("target", "converged", "budget", "diverged", "nan", "error", "timeout")},
+               ("target", "converged", "failed", "budget", "diverged", "nan", "error",
+                "timeout")},
         })
     return pd.DataFrame(rows).set_index(["problem", "configuration"]).sort_index()
 
@@ -270,8 +273,8 @@ def test_markdown_and_latex_show_the_same_numbers(main_sweep):
             assert f"({r.successes}/{r.runs})" in row
         if not math.isnan(r.evals_to_target_median):
             assert f"{r.evals_to_target_median:g}" in row
-        statuses = [f"{s} {n}" for s in ("target", "converged", "budget", "diverged", "nan",
-                                         "error", "timeout") if (n := getattr(r, f"n_{s}"))]
+        statuses = [f"{s} {n}" for s in ("target", "converged", "failed", "budget", "diverged",
+                                         "nan", "error", "timeout") if (n := getattr(r, f"n_{s}"))]
         assert row.split("|")[-2].strip(" *") == ", ".join(statuses)
         assert ("**★" in row) == bool(r.best)
     assert tex.count(r"\begin{tabular}") == table.problem.nunique()
@@ -408,7 +411,7 @@ def test_report_module_imports_no_pandas_or_matplotlib():
 def test_report_with_timed_out_runs_keeps_every_ecdf(tmp_path, capsys):
     """Adam hangs on Stalls and is killed at the timeout: its runs record no evaluations, no
     dimension and no trace; L-BFGS-B finishes. The report still draws every figure."""
-    out = _sweep(tmp_path, TIMEOUTS, workers=2)
+    out = _sweep(tmp_path, TIMEOUTS, workers=2, code=1)  # runs that hang
     summary = pd.read_parquet(out / "summary.parquet")
     timed_out = summary[summary.status == "timeout"]
     assert set(timed_out.optimizer) == {"adam"} and len(timed_out) == 2

@@ -51,6 +51,18 @@ class Results:
         bad = [s.value for s in Status if s.failed]
         return summary[summary["status"].isin(bad)]
 
+    @property
+    def exit_code(self) -> int:
+        """What ``optbench run`` would exit with: 1 when a run points at the user's code or
+        setup (``error``, ``timeout``, ``nan``, or ``failed`` with a gradient that disagrees
+        with differences where it stopped) or a problem was left out (``refused``), else 0.
+        A loaded folder knows nothing of problems left out."""
+        from optbench.bench.results.status import exit_code
+
+        runs = self._results.runs
+        pairs = zip(runs["status"], runs["gradient_check_failed"], strict=True)
+        return exit_code(pairs, len(self.refused))
+
     def traces(self, run_ids=None):
         """Every recorded iteration of the runs (all, or ``run_ids``) as one long DataFrame,
         with each run's id, problem, optimizer and seed in front."""

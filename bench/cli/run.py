@@ -1,18 +1,23 @@
-"""``optbench run``: config → run specs → runs → stored records → summary table (→ report)."""
+"""``optbench run``: config → run specs → runs → stored records → the story told → report.
+
+What the terminal shows after a sweep: the report's table (one row per problem × optimizer
+configuration, the best marked with the report's rule), the failed runs grouped by cause with
+the first line of their messages, and the problems left out with why. The exit code is the
+status module's rule (``bench.results.status.exit_code``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import math
-import statistics
 import sys
-from collections import defaultdict
 
-from optbench.bench.formatting import number
 from optbench.bench.sweep.config import load_sweep
+
+SHOWN_PER_CAUSE = 3  # failed runs listed per status; the rest are counted
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from optbench.bench.report.data import load_results
     from optbench.bench.run.sweep import run_sweep
 
     sweep = load_sweep(args.config)
@@ -21,8 +26,10 @@ def run_command(args: argparse.Namespace) -> int:
                         resume=args.resume, force=args.force, check=not args.no_check,
                         progress=not args.quiet, say=say)
     store = outcome.store
+    runs = load_results(store.root).runs
     if not args.quiet:
-        print(summary_table(outcome.summary))
+        more_in = "summary.csv" if args.no_report else "report.html"
+        print(story(runs, outcome.refused, more_in))
         print(f"\nresults: {store.root}/ (summary.csv, runs/)")
     if not args.no_report:
         from optbench.bench.report.build import build_report
@@ -30,41 +37,90 @@ def run_command(args: argparse.Namespace) -> int:
         written = build_report(store.root, quiet=args.quiet, brief=True)
         if not args.quiet and written:
             print(f"report: {written}")
-    if outcome.refused:
-        names = ", ".join(sorted({name for name, _ in outcome.refused}))
-        print(f"optbench: not run, its gradient check failed: {names}", file=sys.stderr)
-        return 1
-    return 0
+    code, why = exit_code_and_why(runs, outcome.refused)
+    if code:
+        print(f"optbench: {why}", file=sys.stderr)
+    return code
 
 
-def _median(values) -> float:
-    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return statistics.median(values) if values else math.nan
+def exit_code_and_why(runs, refused) -> tuple[int, str]:
+    """The sweep's exit code (the status module's rule) and, when it is 1, why, in one line."""
+    from collections import Counter
+
+    from optbench.bench.results.status import Status, blames_user, exit_code
+
+    pairs = list(zip(runs["status"], runs["gradient_check_failed"], strict=True))
+    code = exit_code(pairs, len(refused))
+    if not code:
+        return 0, ""
+    causes = Counter(
+        "failed with a gradient that disagrees with differences" if Status(s) is Status.FAILED
+        else s for s, g in pairs if blames_user(s, g))
+    parts = [f"{n} run{'s' * (n != 1)} {cause}" for cause, n in causes.items()]
+    if refused:
+        names = ", ".join(sorted(label for label, _ in refused.values()))
+        parts.append(f"{len(refused)} problem{'s' * (len(refused) != 1)} left out (not run, its "
+                     f"gradient check failed: {names})")
+    return code, ("exit code 1, something to fix in the code or setup: " + ", ".join(parts))
 
 
-def summary_table(df) -> str:
-    """Per problem × optimizer configuration: success, evaluations to target, f, time."""
-    groups = defaultdict(list)
-    for row in df.to_dict("records"):
-        groups[(row["problem_label"], row["optimizer_label"])].append(row)
-    header = ("problem", "optimizer", "runs", "success", "evals to target", "final f",
-              "time s", "statuses")
-    rows = []
-    for (prob, opt), rs in groups.items():
-        hits = [r for r in rs if r["target_hit"]]
-        statuses = defaultdict(int)
-        for r in rs:
-            statuses[r["status"]] += 1
-        rows.append((
-            prob, opt, str(len(rs)), f"{len(hits)}/{len(rs)}",
-            number(_median([r["fev_to_target"] for r in hits])),
-            number(_median([r["f_final"] for r in rs])),
-            number(_median([r["wall_time_s"] for r in rs])),
-            " ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
-        ))
-    if not rows:
+def story(runs, refused, more_in: str = "report.html") -> str:
+    """The table, then the failed runs by cause, then the problems left out."""
+    parts = [summary_table(runs)]
+    failures = failure_lines(runs, more_in)
+    if failures:
+        parts.append("\n".join(failures))
+    if refused:
+        parts.append("\n".join(left_out_lines(refused)))
+    return "\n\n".join(parts)
+
+
+def summary_table(runs) -> str:
+    """The report's table (``bench.report.tables``): per problem × configuration, success
+    (n/a without a target), evaluations to target, median final f and time, statuses; the best
+    configuration per problem marked as the report marks it."""
+    from optbench.bench.report.tables import DISPLAY_HEADER, config_table, display_rows
+
+    if runs.empty:
         return "no runs: nothing in this sweep was run (see the lines above)"
+    table = config_table(runs)
+    header = ("problem", *DISPLAY_HEADER)
+    rows = []
+    for problem in dict.fromkeys(table["problem"]):
+        for n, (_, cells) in enumerate(display_rows(table, problem)):
+            rows.append((problem if n == 0 else "", *cells))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+    rule = [line(header).rstrip(), line(["-" * w for w in widths])]
+    return "\n".join(rule + [line(r).rstrip() for r in rows])
 
+
+def failure_lines(runs, more_in: str = "report.html") -> list[str]:
+    """The failed runs, grouped by status in the enum's order, SHOWN_PER_CAUSE of each."""
+    from optbench.bench.results.status import FAILED
+
+    failed = runs[runs["status"].isin(FAILED)]
+    if failed.empty:
+        return []
+    out = [f"failed runs ({len(failed)}), by cause:"]
+    for status in FAILED:
+        group = failed[failed["status"] == status]
+        if group.empty:
+            continue
+        out.append(f"  {status} ({len(group)}):")
+        for row in group.head(SHOWN_PER_CAUSE).itertuples():
+            first = str(row.message).splitlines()[0] if row.message else "(no message)"
+            out.append(f"    {row.problem_label} × {row.optimizer_label}, seed {row.seed}: "
+                       f"{first}")
+        if len(group) > SHOWN_PER_CAUSE:
+            out.append(f"    and {len(group) - SHOWN_PER_CAUSE} more in {more_in}")
+    return out
+
+
+def left_out_lines(refused) -> list[str]:
+    """A line per problem its entry check left out, with the check's verdict."""
+    out = ["left out, their gradient check failed before the sweep (--no-check runs them):"]
+    for label, lines in refused.values():
+        why = lines[-1].strip() if lines else "the check failed"
+        out.append(f"  {label}: {why}")
+    return out

@@ -14,15 +14,20 @@ __all__ = ["SUMMARY_COLUMNS", "TRACE_COLUMNS", "RunRecord", "Status"]
 
 
 # Trace columns, per recorded iteration. x_0, x_1 follow for problems of dimension <= 2.
+# n_monitor: evaluations made only to watch the run (this trace, confirmation probes), not
+# charged; grad_norm is NaN where no gradient was at hand (value-only problems: see runner.py).
 TRACE_COLUMNS = (
-    "iteration", "evaluations", "n_fev", "n_gev", "time_s", "f", "f_best", "grad_norm", "dist",
+    "iteration", "evaluations", "n_fev", "n_gev", "n_monitor", "time_s", "f", "f_best",
+    "grad_norm", "dist",
 )
+INTEGER_TRACE_COLUMNS = ("iteration", "evaluations", "n_fev", "n_gev", "n_monitor")
 
 SUMMARY_COLUMNS = (
     "run_id", "sweep", "problem", "problem_params", "problem_label", "optimizer",
-    "optimizer_params", "optimizer_label", "seed", "status", "message", "n_iter", "n_eval",
-    "n_fev", "n_gev", "wall_time_s", "f_final", "f_best", "f_opt", "dist_final",
-    "grad_norm_final", "target_hit", "fev_to_target", "time_to_target", "dim",
+    "optimizer_params", "optimizer_label", "seed", "status", "message", "gradient_check_failed",
+    "n_iter", "n_eval", "n_fev", "n_gev", "n_monitor", "wall_time_s", "f_final", "f_best",
+    "f_opt", "dist_final", "grad_norm_final", "target_hit", "fev_to_target", "time_to_target",
+    "dim",
     # what the report needs of the problem and optimizer, so it never has to build them
     "gradient", "smooth", "x_opt", "optimizer_resolved",
 )
@@ -35,10 +40,14 @@ class RunRecord:
     spec: RunSpec
     status: Status
     message: str = ""
+    # a ``failed`` run's gradient check where it stopped: True when the gradient disagrees with
+    # differences there (the user's bug: exit code 1), False when it agrees, None: not checked
+    gradient_check_failed: bool | None = None
     n_iter: int = 0
     n_eval: int = 0
     n_fev: int = 0
     n_gev: int = 0
+    n_monitor: int = 0  # evaluations made only to watch the run: not charged (see runner.py)
     wall_time_s: float = 0.0
     f_final: float = float("nan")
     f_best: float = float("nan")

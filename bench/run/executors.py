@@ -26,7 +26,7 @@ from multiprocessing import popen_spawn_posix, spawn
 
 from optbench.bench.errors import UsageError, describe
 from optbench.bench.results.records import RunRecord
-from optbench.bench.results.status import Status
+from optbench.bench.run import verdict
 from optbench.bench.run.runner import execute
 from optbench.bench.sweep.spec import RunSpec
 
@@ -111,7 +111,7 @@ def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:
                 except ProcessExpired as e:
                     yield _died(spec, e.exitcode)
                 except Exception as e:  # e.g. a record that could not be sent back
-                    yield RunRecord(spec, Status.ERROR, describe(e))
+                    yield _lost(spec, describe(e))
         finally:
             for future in futures:
                 future.cancel()
@@ -119,12 +119,18 @@ def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:
 
 def _killed(spec: RunSpec) -> RunRecord:
     """The record of a run killed at its hard limit: it ran for all of it."""
-    return RunRecord(spec, Status.TIMEOUT, f"killed after the hard limit of {spec.timeout:g} s",
-                     wall_time_s=spec.timeout)
+    v = verdict.killed(spec.timeout)
+    return RunRecord(spec, v.status, v.message, wall_time_s=spec.timeout)
 
 
 def _died(spec: RunSpec, exit_code: int | None) -> RunRecord:
-    return RunRecord(spec, Status.ERROR, f"the worker process died (exit code {exit_code})")
+    v = verdict.died(exit_code)
+    return RunRecord(spec, v.status, v.message)
+
+
+def _lost(spec: RunSpec, reason: str) -> RunRecord:
+    v = verdict.lost(reason)
+    return RunRecord(spec, v.status, v.message)
 
 
 class ClusterLost(UsageError):

@@ -1,8 +1,9 @@
 """execute(spec) -> RunRecord: one run, a pure function of its spec.
 
 The runner owns the loop (budget, timing, stopping, recording, failure capture); the optimizer
-owns one step. All randomness comes from the spec's seed, and BLAS runs on one thread, so a spec
-gives the same numbers in-process, in a process pool or on a Dask worker.
+owns one step; ``verdict.decide`` turns how the loop ended into the run's status. All
+randomness comes from the spec's seed, and BLAS runs on one thread, so a spec gives the same
+numbers in-process, in a process pool or on a Dask worker.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import inspect
 import math
 import pickle
+from dataclasses import replace
 from time import perf_counter
 from typing import Any
 
@@ -19,9 +21,9 @@ from threadpoolctl import threadpool_limits
 
 from optbench.bench.errors import describe
 from optbench.bench.plugins import make_optimizer, make_problem
-from optbench.bench.results.records import TRACE_COLUMNS, RunRecord
-from optbench.bench.results.status import Status
+from optbench.bench.results.records import INTEGER_TRACE_COLUMNS, TRACE_COLUMNS, RunRecord
 from optbench.bench.run.oracle import CountingOracle, RunStopped
+from optbench.bench.run.verdict import End, Signals, decide
 from optbench.bench.sweep.spec import RunSpec, canonical
 from optbench.optimizers.base import BudgetExhausted
 
@@ -33,7 +35,14 @@ IDLE_MESSAGE = (f"the optimizer made {IDLE_STEPS} steps without evaluating the p
 
 
 class Recorder:
-    """The trace, on a log-spaced schedule; its evaluations are not charged to the run."""
+    """The trace, on a log-spaced schedule, measured through the oracle's ``monitor``: counted
+    in ``n_monitor``, not charged to the run nor timed.
+
+    At each recorded iterate: f, with an analytic gradient ‖∇f‖ (one value-and-gradient call).
+    A value-only problem's gradient is never differenced for the trace: where the run's own last
+    gradient was taken at the iterate (L-BFGS-B's iterates), f and ‖∇f‖ are taken from it at no
+    cost; elsewhere f costs one value and ‖∇f‖ is NaN.
+    """
 
     def __init__(self, problem, oracle: CountingOracle, keep_x: bool = False):
         self.problem = problem
@@ -54,8 +63,8 @@ class Recorder:
         # evaluates only look-ahead points, never its iterates); non-increasing by construction
         self.best = min(self.best, o.best_f, f) if math.isfinite(f) else min(self.best, o.best_f)
         self.rows.append((
-            iteration, o.evaluations, o.n_fev, o.n_gev, elapsed, f, self.best, gnorm, dist,
-            *x[: self.x_cols],
+            iteration, o.evaluations, o.n_fev, o.n_gev, o.monitor.n, elapsed, f, self.best,
+            gnorm, dist, *x[: self.x_cols],
         ))
         if self.xs is not None:
             self.xs.append(np.array(x, dtype=float))
@@ -66,9 +75,15 @@ class Recorder:
 
     def measure(self, x: np.ndarray) -> tuple[float, float, float]:
         """f, ‖∇f‖ and ‖x − x*‖ at x, NaN where they cannot be had."""
+        o = self.oracle
         try:
-            f, g = self.problem.value_and_grad(x)
-            f, gnorm = float(f), float(np.linalg.norm(g))
+            if not o.differences:
+                f, g = o.monitor.value_and_grad(x)
+                f, gnorm = float(f), float(np.linalg.norm(g))
+            elif o.differenced is not None and np.array_equal(o.differenced[0], x):
+                f, gnorm = float(o.differenced[1]), float(np.linalg.norm(o.differenced[2]))
+            else:
+                f, gnorm = float(o.monitor.value(x)), math.nan
         except Exception:  # the run's own evaluation reports the failure; the trace shows NaN
             f, gnorm = math.nan, math.nan
         x_opt = self.problem.x_opt
@@ -80,8 +95,8 @@ class Recorder:
         names = TRACE_COLUMNS + tuple(f"x_{i}" for i in range(self.x_cols))
         cols = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(names)
         return {
-            name: np.asarray(col, dtype=np.int64 if i < 4 else float)
-            for i, (name, col) in enumerate(zip(names, cols, strict=True))
+            name: np.asarray(col, dtype=np.int64 if name in INTEGER_TRACE_COLUMNS else float)
+            for name, col in zip(names, cols, strict=True)
         }
 
 
@@ -99,7 +114,8 @@ def execute(spec: RunSpec, problem=None, keep_x: bool = False) -> RunRecord:
             optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir)
             x0 = np.asarray(problem.initial_point(np.random.default_rng(spec.seed)), dtype=float)
         except Exception as e:
-            return RunRecord(spec, Status.ERROR, f"setting up the run: {describe(e)}",
+            verdict = decide(Signals(End.SETUP, describe(e)))
+            return RunRecord(spec, verdict.status, verdict.message,
                              **described(spec, problem, optimizer))
         return _run(spec, problem, optimizer, x0, keep_x)
 
@@ -171,39 +187,33 @@ def _json_or_none(make) -> str | None:
 
 
 def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray, keep_x: bool = False) -> RunRecord:
-    f0 = _safe_value(problem, x0)
-    oracle = CountingOracle(problem, spec, f0)
+    oracle = CountingOracle(problem, spec)
     rec = Recorder(problem, oracle, keep_x)
-    stop_at_target = spec.stop_at_target and spec.targets.any()
-    status, message, k, x = _loop(spec, optimizer, oracle, rec, x0, stop_at_target)
+    rec.record(0, x0)
+    oracle.start_value(rec.last[0])  # the divergence bound, from the start's recorded f
+    ending, x = _loop(spec, optimizer, oracle, rec, x0)
     wall = oracle.elapsed()
     x = np.asarray(x, dtype=float)
-    if status is not Status.ERROR and not np.isfinite(x).all():
-        status = Status.NAN
-        message = oracle.nonfinite_gradient() or f"iterate is not finite at iteration {k}"
+    k = oracle.iteration
+    at_target = oracle.target_at is not None and spec.stop_at_target
     last = rec.rows[-1]
-    if last[0] != k or last[1] != oracle.evaluations or status is Status.TARGET:
+    if last[0] != k or last[1] != oracle.evaluations or at_target:
         # the stop's own row: also when evaluations were spent inside an unfinished iteration
         # (Nelder-Mead building its simplex), so the curve runs out to what was charged
         rec.record(k, x)
     f_final, g_final, d_final = rec.last
-    if status in (Status.CONVERGED, Status.BUDGET) and not math.isfinite(g_final):
-        bad = oracle.nonfinite_gradient()
-        if bad:
-            status, message = Status.NAN, bad
-    if status in (Status.DIVERGED, Status.NAN) and oracle.iteration > k:
-        # The message names the iteration whose evaluation failed; the record ends at the
-        # last completed one: say both, so the message and n_iter / f_final agree.
-        message += (f" (stopped before iteration {oracle.iteration} completed: n_iter = {k}, "
-                    f"f_final = {f_final:.3g} at the last iterate)")
-    if oracle.target_at is not None and status is not Status.TARGET and stop_at_target:
-        status = Status.TARGET
-    if status is Status.CONVERGED and "ABNORMAL" in message.upper():
-        message += _gradient_check_note(problem, x)
+    signals = replace(
+        ending, target_reached=oracle.target_at is not None, stop_at_target=spec.stop_at_target,
+        iterate_finite=bool(np.isfinite(x).all()), nonfinite_gradient=oracle.nonfinite_gradient(),
+        iterations=k, f_final=f_final,
+    )
+    verdict = decide(signals, lambda: _final_check(oracle, x, spec.seed))
     hit = oracle.target_at
     return RunRecord(
-        spec, status, message, n_iter=k, n_eval=oracle.evaluations, n_fev=oracle.n_fev,
-        n_gev=oracle.n_gev, wall_time_s=wall, f_final=f_final,
+        spec, verdict.status, verdict.message,
+        gradient_check_failed=verdict.gradient_check_failed, n_iter=k,
+        n_eval=oracle.evaluations, n_fev=oracle.n_fev, n_gev=oracle.n_gev,
+        n_monitor=oracle.monitor.n, wall_time_s=wall, f_final=f_final,
         f_best=min(rec.best, oracle.best_f),
         dist_final=d_final, grad_norm_final=g_final,
         target_hit=hit is not None, fev_to_target=hit[0] if hit else None,
@@ -212,49 +222,57 @@ def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray, keep_x: bool = False
     )
 
 
-def _loop(spec: RunSpec, optimizer, oracle: CountingOracle, rec: Recorder, x0: np.ndarray,
-          stop_at_target: bool) -> tuple[Status, str, int, np.ndarray]:
-    """Step until something ends the run; returns (status, message, iterations, last x).
+def _loop(spec: RunSpec, optimizer, oracle: CountingOracle, rec: Recorder,
+          x0: np.ndarray) -> tuple[Signals, np.ndarray]:
+    """Step until something ends the run; returns how it ended and the last iterate.
 
-    Per step, besides the step: a type and shape test of the iterate and integer comparisons
-    (the Adam benchmark holds this loop to 1.2x a hand-written one).
+    ``oracle.iteration`` counts the iterations: a step completes one unless it only reports
+    that the method has stopped (``converged`` with the iterate unchanged). Per step, besides
+    the step: a type and shape test of the iterate and integer comparisons (the Adam benchmark
+    holds this loop to 1.2x a hand-written one).
     """
     max_iter = spec.budget.iterations or math.inf
     max_seconds = spec.budget.seconds or math.inf
     timed = max_seconds < math.inf
-    k, x, shape = 0, x0, x0.shape
+    stop_at_target = spec.stop_at_target and spec.targets.any()
+    o, x, shape = oracle, x0, x0.shape
     try:
-        rec.record(0, x0)
-        optimizer.start(oracle, x0.copy())
-        idle_at, idle_evals = IDLE_STEPS, oracle.evaluations
+        optimizer.start(o, x0.copy())
+        o.starting = False
+        idle_at, idle_evals = IDLE_STEPS, o.evaluations
         while True:
-            if k >= max_iter:
-                return Status.BUDGET, f"iteration budget of {spec.budget.iterations} used up", k, x
-            oracle.iteration = k + 1
+            if o.iteration >= max_iter:
+                return Signals(End.BUDGET, f"iteration budget of {spec.budget.iterations} "
+                                           "used up"), x
             x_before, x = x, optimizer.step()
             if not isinstance(x, np.ndarray) or x.shape != shape:  # would hang in the problem
-                return Status.ERROR, _bad_iterate(x, shape), k, x_before
+                return Signals(End.GUARD, _bad_iterate(x, shape)), x_before
             if optimizer.converged:
                 if not np.array_equal(x, x_before):  # a last step that also moved counts
-                    k += 1
-                return Status.CONVERGED, optimizer.message, k, x
-            k += 1
-            if oracle.target_at is not None and stop_at_target:
-                return Status.TARGET, "", k, x
+                    o.iteration += 1
+                success = bool(getattr(optimizer, "success", True))
+                return Signals(End.STOPPED, optimizer.message, success=success), x
+            o.iteration += 1
+            k = o.iteration
+            if o.target_at is not None and stop_at_target:
+                return Signals(End.TARGET), x
             if k >= rec.next:  # the next record is due (a bare comparison: the hot path)
                 rec.record(k, x)
-            if timed and oracle.elapsed() >= max_seconds:  # no clock read without a time budget
-                return Status.BUDGET, f"time budget of {spec.budget.seconds:g} s used up", k, x
+            if timed and o.elapsed() >= max_seconds:  # no clock read without a time budget
+                return Signals(End.BUDGET, f"time budget of {spec.budget.seconds:g} s "
+                                           "used up"), x
             if k >= idle_at:  # no budget can stop a method that never evaluates
-                if oracle.evaluations == idle_evals:
-                    return Status.ERROR, IDLE_MESSAGE, k, x
-                idle_at, idle_evals = k + IDLE_STEPS, oracle.evaluations
+                if o.evaluations == idle_evals:
+                    return Signals(End.GUARD, IDLE_MESSAGE), x
+                idle_at, idle_evals = k + IDLE_STEPS, o.evaluations
     except RunStopped as e:
-        return Status(e.status), str(e), k, x
+        return Signals(End.ORACLE, str(e), stop_status=e.status,
+                       unfinished=o.current_iteration() or None), x
     except BudgetExhausted as e:
-        return Status.BUDGET, str(e) or "evaluation budget used up", k, x
+        return Signals(End.BUDGET, str(e) or "evaluation budget used up",
+                       unfinished=o.current_iteration() or None), x
     except Exception as e:
-        return Status.ERROR, describe(e), k, x
+        return Signals(End.RAISED, describe(e), unfinished=o.current_iteration() or None), x
     finally:
         _close(optimizer)
 
@@ -265,38 +283,13 @@ def _bad_iterate(x, shape: tuple[int, ...]) -> str:
     return f"step() returned {type(x).__name__}, expected an array of shape {shape}"
 
 
-def _safe_value(problem, x: np.ndarray) -> float:
-    try:
-        return float(problem.value(x))
-    except Exception:
-        return math.nan
-
-
 def _close(optimizer) -> None:
     with contextlib.suppress(Exception):  # closing must not hide how the run ended
         optimizer.close()
 
 
-def _gradient_check_note(problem, x: np.ndarray) -> str:
-    """L-BFGS-B's line search fails mostly on gradients that disagree with the value."""
-    from optbench.bench.check.gradient import check_gradient
+def _final_check(oracle: CountingOracle, x: np.ndarray, seed: int):
+    """The gradient check where a method gave up, its evaluations counted as monitoring."""
+    from optbench.bench.check.final import check_final_point
 
-    class AtFinalPoint:  # check at the final point only, where the method gave up
-        def __init__(self):
-            self.name, self.dim, self.gradient = problem.name, problem.dim, problem.gradient
-            self.value, self.value_and_grad, self.blocks = (
-                problem.value, problem.value_and_grad, problem.blocks,
-            )
-
-        def initial_point(self, rng):
-            return x
-
-    try:
-        result = check_gradient(AtFinalPoint(), points=0, max_coords=16, directions=1)
-    except Exception as e:
-        return f" (gradient check at the final point failed to run: {describe(e)})"
-    verdict = "agrees with" if result.passed else "DISAGREES with"
-    return (
-        f" (gradient check at the final point: the gradient {verdict} central differences, "
-        f"worst relative error {result.error:.1e})"
-    )
+    return check_final_point(oracle.monitor, x, seed)
