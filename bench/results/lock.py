@@ -139,7 +139,8 @@ DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPER
 
 
 def cannot_write(where: Path, e: OSError) -> ResultsError:
-    """An OSError met writing results, as one line (a full disk, a read-only folder...)."""
+    """An OSError met writing the file or folder ``where``, as one line (a full disk, a
+    read-only folder...)."""
     what = e.strerror or type(e).__name__
-    name = e.filename if e.filename is not None else where
-    return ResultsError(f"cannot write the results in {where}: {what} ({name})")
+    other = f" ({e.filename})" if e.filename not in (None, str(where)) else ""
+    return ResultsError(f"cannot write {where}: {what}{other}")

@@ -93,7 +93,7 @@ def atomic_write(path: str | Path, data: bytes | str | Any) -> Path:
     except OSError as e:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        raise cannot_write(path.parent, e) from None
+        raise cannot_write(path, e) from None
     except BaseException:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)

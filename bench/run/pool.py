@@ -45,15 +45,23 @@ class Outcome(NamedTuple):
 
 class _Worker:
     def __init__(self, context, function: Callable, initializer: Callable | None):
-        parent_end, child_end = context.Pipe(duplex=True)
+        self.conn, self._child_end = context.Pipe(duplex=True)
         self.process = context.Process(
-            target=_serve, args=(child_end, function, initializer, os.getpid()))
-        self.process.start()
-        child_end.close()  # the child's end lives in the child alone: its death is our EOF
-        self.conn = parent_end
+            target=_serve, args=(self._child_end, function, initializer, os.getpid()))
         self.item: Any = None
         self.deadline: float | None = None
         self.limit: float | None = None
+
+    def start(self) -> None:
+        """Start the process with SIGINT blocked: the child inherits the mask, so a Ctrl-C
+        during its start-up cannot interrupt it (``_serve`` then ignores SIGINT), and one
+        meant for this process waits the few milliseconds until it is unblocked here."""
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        self._child_end.close()  # its end lives in the child alone: its death is our EOF
 
     def give(self, item, limit: float | None) -> None:
         self.item, self.limit = item, limit
@@ -61,9 +69,10 @@ class _Worker:
         self.deadline = None if limit is None else time.monotonic() + limit
 
     def kill(self) -> int | None:
-        with contextlib.suppress(OSError):  # gone already
-            os.kill(self.process.pid, signal.SIGKILL)
-        self.process.join(2.0)  # reaping a killed process takes milliseconds
+        if self.process.pid is not None:
+            with contextlib.suppress(OSError):  # gone already
+                os.kill(self.process.pid, signal.SIGKILL)
+            self.process.join(2.0)  # reaping a killed process takes milliseconds
         self.conn.close()
         return self.process.exitcode
 
@@ -89,7 +98,8 @@ def imap(function: Callable, items: Iterable, workers: int,
             while todo and len(starting) + len(idle) + len(busy) < workers and \
                     len(starting) + len(idle) < len(todo):
                 worker = _Worker(context, function, initializer)
-                starting[worker.conn] = worker
+                starting[worker.conn] = worker  # known before it exists: never left behind
+                worker.start()
             while idle and todo:
                 item = todo.popleft()
                 worker = idle.pop()
@@ -121,8 +131,9 @@ def imap(function: Callable, items: Iterable, workers: int,
     finally:
         everyone = [*starting.values(), *idle, *busy.values()]
         for worker in everyone:  # all signals first, then the reaping: no one waits in turn
-            with contextlib.suppress(OSError):
-                os.kill(worker.process.pid, signal.SIGKILL)
+            if worker.process.pid is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(worker.process.pid, signal.SIGKILL)
         for worker in everyone:
             worker.kill()
 
@@ -139,7 +150,8 @@ def _receive(worker: _Worker):
 def _serve(conn, function: Callable, initializer: Callable | None, parent: int) -> None:
     """The worker: items in, ("done", result) or ("error", message) out, until EOF."""
     _die_with(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by start()
     if initializer is not None:
         initializer()
     conn.send(READY)
