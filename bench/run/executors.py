@@ -98,18 +98,26 @@ def in_process(specs: Iterable[RunSpec]) -> Iterator[RunRecord]:
 
 def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:
     """Run in ``workers`` processes; a run past its hard ``timeout`` is killed on time (pool.py)."""
-    from optbench.bench.run.pool import imap
+    from optbench.bench.run.pool import PoolBroken, imap
 
-    for spec, kind, value in imap(execute, specs, workers, limit=lambda s: s.timeout,
-                                  initializer=_pin_blas):
-        if kind == "done":
-            yield value
-        elif kind == "timeout":
-            yield _killed(spec)
-        elif kind == "died":
-            yield _died(spec, value)
-        else:  # e.g. a record that could not be sent back
-            yield RunRecord(spec, Status.ERROR, value)
+    runs = imap(execute, specs, workers, limit=lambda s: s.timeout, initializer=_pin_blas)
+    with contextlib.closing(runs):  # leaving early kills the workers now, not at collection
+        while True:
+            try:
+                spec, kind, value = next(runs)
+            except StopIteration:
+                return
+            except PoolBroken as e:
+                raise UsageError(f"--workers {workers}: {e}; --workers 0 runs in this "
+                                 "process") from None
+            if kind == "done":
+                yield value
+            elif kind == "timeout":
+                yield _killed(spec)
+            elif kind == "died":
+                yield _died(spec, value)
+            else:  # e.g. a record that could not be sent back
+                yield RunRecord(spec, Status.ERROR, value)
 
 
 def _killed(spec: RunSpec) -> RunRecord:
@@ -219,7 +227,7 @@ def bounded_execute(spec: RunSpec) -> RunRecord:
 
     A Dask worker is a daemon process and may not start multiprocessing children, hence a
     plain subprocess speaking pickle over its pipes; it is started once per worker thread, and
-    the clock starts only when it is ready, as pebble's does.
+    the clock starts only when it is ready, as in the local pool (pool.py).
     """
     helper = getattr(_local, "helper", None)
     if helper is None or helper.poll() is not None:

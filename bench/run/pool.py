@@ -15,6 +15,7 @@ SIGKILL leaves no worker behind.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -48,6 +49,7 @@ class _Worker:
         self.conn, self._child_end = context.Pipe(duplex=True)
         self.process = context.Process(
             target=_serve, args=(self._child_end, function, initializer, os.getpid()))
+        self.state = "starting"  # then "idle" once it says it is ready, "busy" with an item
         self.item: Any = None
         self.deadline: float | None = None
         self.limit: float | None = None
@@ -64,17 +66,24 @@ class _Worker:
         self._child_end.close()  # its end lives in the child alone: its death is our EOF
 
     def give(self, item, limit: float | None) -> None:
-        self.item, self.limit = item, limit
         self.conn.send(item)
+        self.item, self.limit, self.state = item, limit, "busy"
         self.deadline = None if limit is None else time.monotonic() + limit
 
-    def kill(self) -> int | None:
-        if self.process.pid is not None:
+    def signal(self) -> None:
+        """SIGKILL, now: nothing a process is stuck in can delay it. (Never to a reaped
+        process: its pid may belong to another by now.)"""
+        if self.process.pid is not None and self.process.exitcode is None:
             with contextlib.suppress(OSError):  # gone already
                 os.kill(self.process.pid, signal.SIGKILL)
-            self.process.join(2.0)  # reaping a killed process takes milliseconds
+
+    def kill(self) -> int | None:
+        """SIGKILL, then reap the process (milliseconds); its exit code."""
+        self.signal()
+        if self.process.pid is not None:
+            self.process.join(2.0)
         self.conn.close()
-        return self.process.exitcode
+        return self.process.exitcode if self.process.pid is not None else None
 
 
 def imap(function: Callable, items: Iterable, workers: int,
@@ -90,52 +99,66 @@ def imap(function: Callable, items: Iterable, workers: int,
 
     context = spawn_context()
     todo = deque(items)
-    starting: dict[Any, _Worker] = {}
-    idle: list[_Worker] = []
-    busy: dict[Any, _Worker] = {}
+    alive: list[_Worker] = []  # every worker started and not yet reaped, whatever its state
     try:
-        while todo or busy:
-            while todo and len(starting) + len(idle) + len(busy) < workers and \
-                    len(starting) + len(idle) < len(todo):
+        while todo or any(w.state == "busy" for w in alive):
+            yield from _dispatch(todo, alive, limit)
+            while todo and len(alive) < workers and \
+                    sum(w.state != "busy" for w in alive) < len(todo):
                 worker = _Worker(context, function, initializer)
-                starting[worker.conn] = worker  # known before it exists: never left behind
+                alive.append(worker)  # listed before it exists: never left behind
                 worker.start()
-            while idle and todo:
-                item = todo.popleft()
-                worker = idle.pop()
-                worker.give(item, limit(item))
-                busy[worker.conn] = worker
-            deadlines = [w.deadline for w in busy.values() if w.deadline is not None]
+            waiting = [w for w in alive if w.state != "idle"]
+            deadlines = [w.deadline for w in waiting if w.deadline is not None]
             wait_for = None if not deadlines else max(0.0, min(deadlines) - time.monotonic())
-            for conn in wait([*starting, *busy], wait_for):
-                if conn in starting:
-                    worker = starting.pop(conn)
-                    if _receive(worker) is not READY:
-                        raise PoolBroken(f"a worker process exited as it started (exit code "
-                                         f"{worker.kill()})")
-                    idle.append(worker)
-                    continue
-                worker = busy.pop(conn)
+            by_conn = {w.conn: w for w in waiting}
+            for conn in wait(list(by_conn), wait_for):
+                worker = by_conn[conn]
                 got = _receive(worker)
-                if got is None:  # EOF: the item took its process with it
-                    yield Outcome(worker.item, "died", worker.kill())
+                if worker.state == "starting" and got is not READY:
+                    raise PoolBroken(f"a worker process exited as it started (exit code "
+                                     f"{_reap(worker, alive)})")
+                if worker.state == "starting":
+                    worker.state = "idle"
+                elif got is None:  # EOF: the item took its process with it
+                    yield Outcome(worker.item, "died", _reap(worker, alive))
                 else:
-                    idle.append(worker)
+                    worker.state = "idle"
                     yield Outcome(worker.item, *got)
             now = time.monotonic()
-            for conn, worker in list(busy.items()):
-                if worker.deadline is not None and now >= worker.deadline:
-                    del busy[conn]
-                    worker.kill()
-                    yield Outcome(worker.item, "timeout", worker.limit)
+            late = [w for w in alive if w.state == "busy" and now >= (w.deadline or math.inf)]
+            for worker in late:  # every late one gets its SIGKILL before any is waited for
+                worker.signal()
+            for worker in late:
+                _reap(worker, alive)
+            for worker in late:
+                yield Outcome(worker.item, "timeout", worker.limit)
     finally:
-        everyone = [*starting.values(), *idle, *busy.values()]
-        for worker in everyone:  # all signals first, then the reaping: no one waits in turn
-            if worker.process.pid is not None:
-                with contextlib.suppress(OSError):
-                    os.kill(worker.process.pid, signal.SIGKILL)
-        for worker in everyone:
+        for worker in alive:  # all signals first, then the reaping: no one waits in turn
+            worker.signal()
+        for worker in alive:
             worker.kill()
+
+
+def _dispatch(todo: deque, alive: list[_Worker], limit) -> Iterator[Outcome]:
+    """Hand items to the idle workers; an item that cannot be sent is an error outcome."""
+    for worker in [w for w in alive if w.state == "idle"]:
+        if not todo:
+            return
+        item = todo.popleft()
+        try:
+            worker.give(item, limit(item))
+        except OSError:  # the worker died while idle: the item waits for another
+            todo.appendleft(item)
+            _reap(worker, alive)
+        except Exception as e:  # pickling it failed before anything was sent
+            yield Outcome(item, "error", f"it could not be sent to a worker ({describe(e)})")
+
+
+def _reap(worker: _Worker, alive: list[_Worker]) -> int | None:
+    code = worker.kill()
+    alive.remove(worker)
+    return code
 
 
 def _receive(worker: _Worker):
@@ -164,10 +187,19 @@ def _serve(conn, function: Callable, initializer: Callable | None, parent: int) 
             result = ("done", function(item))
         except Exception as e:
             result = ("error", describe(e))
-        try:
-            conn.send(result)
-        except Exception as e:  # pickling the result failed before anything was sent
-            conn.send(("error", f"its result could not be sent back ({describe(e)})"))
+        if not _send(conn, result):
+            return
+
+
+def _send(conn, result) -> bool:
+    """Send ``result``; False when the pool is gone (nobody to answer)."""
+    try:
+        conn.send(result)
+    except OSError:
+        return False
+    except Exception as e:  # pickling the result failed before anything was sent
+        return _send(conn, ("error", f"its result could not be sent back ({describe(e)})"))
+    return True
 
 
 def _die_with(parent: int) -> None:

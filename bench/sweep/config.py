@@ -478,10 +478,16 @@ def _build(path, where, registry: Registry, name, params):
     except (*USER_ERRORS, ValueError, TypeError) as e:
         param = getattr(e, "param", None) or _named_param(str(e), params)
         key = f"{where}.{param}" if param else where
-        raise ConfigError(f"{path}: {key}: {e}") from None
+        raise ConfigError(f"{path}: {key}: {_cut(str(e))}") from None
     except Exception as e:  # a plugin's constructor failing in its own way: still one line
-        raise ConfigError(f"{path}: {where}: building it raised {describe(e)}") \
+        raise ConfigError(f"{path}: {where}: building it raised {_cut(describe(e))}") \
             from None
+
+
+def _cut(message: str, limit: int = 4 * EXCERPT) -> str:
+    """A constructor's message, which may quote a whole value, kept to one readable line."""
+    line = message.splitlines()[0] if message else message
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def _named_param(message: str, params: dict[str, Any]) -> str | None:
