@@ -7,7 +7,11 @@ Heavy modules (pandas, matplotlib, the runner) are imported inside the commands 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from optbench.bench.errors import USER_ERRORS, UsageError, describe
@@ -142,16 +146,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except USER_ERRORS as e:
-        print(f"optbench: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("optbench: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `optbench list | head`: the reader left, nothing more to say
-        import os
+    with _second_interrupt_exits():
+        try:
+            return args.func(args)
+        except USER_ERRORS as e:
+            print(f"optbench: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("optbench: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # `optbench list | head`: the reader left, nothing more to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except OSError as e:  # the machine's, not ours: a full disk, a read-only folder
+            from optbench.bench.results.lock import DISK_ERRORS
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+            if e.errno not in DISK_ERRORS:
+                raise
+            where = f" ({e.filename})" if e.filename is not None else ""
+            print(f"optbench: error: {e.strerror}{where}", file=sys.stderr)
+            return 2
+
+
+@contextlib.contextmanager
+def _second_interrupt_exits():
+    """Ctrl-C raises KeyboardInterrupt (the sweep stops, keeps what finished and says so);
+    a second one while that is done exits at once, without a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum, frame):
+        signal.signal(signal.SIGINT, again)
+        raise KeyboardInterrupt
+
+    def again(signum, frame):
+        os.write(2, b"\noptbench: interrupted again: exiting now\n")
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)

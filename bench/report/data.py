@@ -9,6 +9,7 @@ recorded: it never builds or imports them, so a folder reports the same wherever
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ class Results:
     environment: dict[str, Any] | None
     # problems the sweep's entry checks refused: {"problem": label, "why": [lines]} each
     left_out: list[dict[str, Any]] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)  # run_id -> why it is left out
+    writer: str | None = None  # the process writing the folder now (pid: command), if any
 
     def problems(self) -> list[str]:
         return list(dict.fromkeys(self.runs["problem_label"]))
@@ -50,11 +53,20 @@ def check_results_folder(root: Path) -> None:
         )
 
 
-def load_results(root: Path) -> Results:
+def load_results(root: Path, quiet: bool = False) -> Results:
+    """The folder's sound runs (both files read back and agree: ``store.verify``); a run that
+    does not is left out and named on stderr (``quiet``: not), and kept in ``damaged``."""
     import pandas as pd
 
+    from optbench.bench.results.lock import holder
+
     check_results_folder(root)
-    docs = Store(root).load_docs()
+    store = Store(root)
+    writer = holder(root)  # read before the runs: what it finishes later is not shown
+    scan = store.scan(store.selected_ids())
+    docs = store.load_docs(scan)
+    if not quiet:
+        _say_left_out(root, scan, writer)
     rows, hits = [], {}
     for doc in docs:
         row = dict(doc["summary"])
@@ -75,9 +87,8 @@ def load_results(root: Path) -> Results:
     env = root / "environment.json"
     return Results(
         root=root, runs=runs, hits=hits,
-        config_text=config.read_text() if config.is_file() else "",
-        environment=json.loads(env.read_text()) if env.is_file() else None,
-        left_out=_left_out(root),
+        config_text=_text_file(config),
+        environment=_json(env), damaged=scan.damaged, writer=writer, left_out=_left_out(root),
     )
 
 
@@ -108,6 +119,33 @@ def natural_order(runs):
         list(ORDER), kind="stable",
         key=lambda col: col.astype(str).map(ranks[col.name]) if col.name in ranks else col,
     ).reset_index(drop=True)
+
+
+def _text_file(path: Path) -> str:
+    try:
+        return path.read_text()
+    except (OSError, ValueError):  # missing, or not text
+        return ""
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):  # missing or unreadable: the report says it is missing
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _say_left_out(root: Path, scan, writer: str | None) -> None:
+    if writer:
+        print(f"optbench: note: {root} is being written now ({writer}): this shows the "
+              f"{len(scan.sound)} runs finished so far", file=sys.stderr)
+    if scan.damaged:
+        shown = "; ".join(f"{rid}: {why}" for rid, why in sorted(scan.damaged.items())[:10])
+        more = f"; and {len(scan.damaged) - 10} more" if len(scan.damaged) > 10 else ""
+        print(f"optbench: note: {len(scan.damaged)} stored runs of {root} are damaged and left "
+              f"out ({shown}{more}); `optbench run --resume` sets them aside and runs them "
+              "again", file=sys.stderr)
 
 
 NUMERIC = ("f_final", "f_best", "f_opt", "wall_time_s", "fev_to_target", "target_value",

@@ -167,8 +167,12 @@ def new_figure(width: float = 8.0, height: float = 4.6, ncols: int = 1):
 
 def save(fig, path: Path) -> Path:
     """Write ``fig`` with its outside legend included."""
+    from optbench.bench.results.store import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=_metadata(path.suffix))
+    atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=DPI,
+                                             bbox_inches="tight",
+                                             metadata=_metadata(path.suffix)))
     fig.clear()  # drop the artists now rather than at garbage collection
     return path
 

@@ -234,8 +234,8 @@ def render_html(report: Report) -> str:
 
 def write_pages(report: Report) -> Path:
     """report.md and report.html in the results folder; returns the HTML's path."""
+    from optbench.bench.results.store import atomic_write
+
     root = report.results.root
-    (root / "report.md").write_text(markdown(report), encoding="utf-8")
-    page = root / "report.html"
-    page.write_text(render_html(report), encoding="utf-8")
-    return page
+    atomic_write(root / "report.md", markdown(report))
+    return atomic_write(root / "report.html", render_html(report))

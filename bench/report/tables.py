@@ -227,9 +227,9 @@ def latex(table: pd.DataFrame) -> str:
 
 def write_tables(table: pd.DataFrame, folder: Path) -> list[Path]:
     """tables/per_config.{csv,md,tex}; returns the paths written."""
+    from optbench.bench.results.store import atomic_write
+
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "per_config.csv", folder / "per_config.md", folder / "per_config.tex"]
-    table.to_csv(paths[0], index=False)
-    paths[1].write_text(markdown(table))
-    paths[2].write_text(latex(table))
-    return paths
+    return [atomic_write(folder / "per_config.csv", lambda f: table.to_csv(f, index=False)),
+            atomic_write(folder / "per_config.md", markdown(table)),
+            atomic_write(folder / "per_config.tex", latex(table))]

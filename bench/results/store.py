@@ -4,50 +4,101 @@
       config.yaml          the sweep as given
       environment.json     versions, CPU, BLAS and thread counts of the machine that ran it
       runs/<id>.parquet    the trace (columns: see records.TRACE_COLUMNS)
-      runs/<id>.json       the summary row, the spec and the precision hits; written last,
-                           so its presence means the run is complete
+      runs/<id>.json       the summary row, the spec, the precision hits, and the trace's row
+                           count and sha256; written last, so its presence means the run is
+                           complete, and a run counts as stored only when both files read back
+                           and agree (``verify``)
       sweep_runs.json      the ids of the last `optbench run`'s sweep: summary.csv and the
                            report read only these (older folders without it: every stored run)
       config.previous.yaml the config before the last `--resume` that changed it
       summary.csv          one row per run (and summary.parquet), rebuilt from runs/
       landscapes/<key>.npz f on a grid for each 2-D problem's trajectory plot (landscapes.py)
+      quarantine/<time>/   damaged or half-written runs a later run set aside (why.json: why)
+      .optbench.lock       the writer's lock (lock.py)
 
 Each file is written to a temporary name in the same folder and renamed into place, so a killed
-sweep leaves complete runs and nothing half-written. Runs of an earlier, edited config stay in
-runs/ (returning to that config reruns nothing) but are not part of the sweep's results.
+sweep leaves complete runs and nothing half-written (a temporary file it leaves is deleted by
+the next writer). Runs of an earlier, edited config stay in runs/ (returning to that config
+reruns nothing) but are not part of the sweep's results.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import platform
+import re
+import stat
 import tempfile
-from dataclasses import asdict
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from optbench.bench.errors import UsageError
 from optbench.bench.results.landscapes import FOLDER, Landscape, landscape_key
+from optbench.bench.results.lock import cannot_write
 from optbench.bench.results.records import SUMMARY_COLUMNS, RunRecord
 
 MANIFEST = "sweep_runs.json"
+QUARANTINE = "quarantine"
+# the files of the folder itself that a sweep writes (and --force deletes, but config.yaml)
+SWEEP_FILES = ("config.yaml", "config.previous.yaml", "environment.json", MANIFEST,
+               "summary.csv", "summary.parquet")
+RUN_FILE = re.compile(r"^[0-9a-f]{16}\.(json|parquet)$")
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else by setting it back."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | Path, data: bytes | str | Any) -> Path:
+    """Write ``data`` (bytes, text, or a function of a binary file) to ``path`` atomically.
+
+    A temporary file in the same folder is written, flushed to disk and renamed over ``path``:
+    a reader sees the old file or the new one, never part of one; a symbolic link at ``path``
+    is replaced, not written through. The file gets the user's usual permissions (the umask's).
+    A disk error (full, read-only, no permission) is a ResultsError, one line.
+    """
+    path = Path(path)
+    write = data if callable(data) else None
+    if write is None:
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+
+        def write(f):
+            f.write(raw)
+
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from the group
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise cannot_write(path, e) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 def _jsonable(value: Any) -> Any:
@@ -66,6 +117,19 @@ def spec_fields(spec) -> dict[str, Any]:
     return fields
 
 
+@dataclass
+class Scan:
+    """The runs of a folder, verified: the sound ones' documents and why the others are not."""
+
+    sound: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> its JSON
+    damaged: dict[str, str] = field(default_factory=dict)  # run id -> what is wrong
+
+    def reasons(self) -> str:
+        """``2 trace missing, 1 summary unreadable``."""
+        counts = Counter(why.split(":")[0] for why in self.damaged.values())
+        return ", ".join(f"{n} {why}" for why, n in counts.most_common())
+
+
 class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -73,23 +137,111 @@ class Store:
         self.landscapes = self.root / FOLDER
 
     def prepare(self) -> None:
-        self.runs.mkdir(parents=True, exist_ok=True)
+        try:
+            self.runs.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise cannot_write(self.root, e) from None
 
     def stored_ids(self) -> set[str]:
+        """The runs whose summary is on disk (not yet verified: see ``scan``)."""
         if not self.runs.is_dir():
             return set()
         return {p.stem for p in self.runs.glob("*.json")}
 
+    def scan(self, ids=None, orphans: bool = False) -> Scan:
+        """Verify the stored runs (all, or those of ``ids``); ``orphans`` also counts a trace
+        without its summary as damaged (a writer killed between the two; only the folder's
+        writer may call it so, since for a reader it is a run being written now)."""
+        found = Scan()
+        names = _names(self.runs)
+        jsons = {n[:-5] for n in names if n.endswith(".json")}
+        for rid in sorted(jsons):
+            if ids is None or rid in ids:
+                doc, why = verify(self.runs, rid)
+                if doc is not None:
+                    found.sound[rid] = doc
+                else:
+                    found.damaged[rid] = why
+        if orphans:
+            for name in names:
+                rid = name.removesuffix(".parquet")
+                if name.endswith(".parquet") and rid not in jsons and (ids is None or rid in ids):
+                    found.damaged[rid] = "half-written: a trace without its summary"
+        return found
+
+    def recover(self) -> Scan:
+        """What the folder's writer does first: delete stale temporary files, verify every
+        stored run and move the damaged ones (and their half-written kin) to quarantine/."""
+        self.clean_temporary()
+        found = self.scan(orphans=True)
+        if found.damaged:
+            self.quarantine(found.damaged)
+        return found
+
+    def quarantine(self, damaged: dict[str, str]) -> Path:
+        """Move the files of these runs to quarantine/<time>/, with why.json; nothing deleted."""
+        folder = self.root / QUARANTINE / time.strftime("%Y%m%dT%H%M%S")
+        n = 1
+        while folder.exists():
+            n += 1
+            folder = folder.with_name(f"{folder.name.split('.')[0]}.{n}")
+        try:
+            folder.mkdir(parents=True)
+            for rid in damaged:
+                for suffix in (".json", ".parquet"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.replace(self.runs / f"{rid}{suffix}", folder / f"{rid}{suffix}")
+        except OSError as e:
+            raise cannot_write(self.root, e) from None
+        atomic_write(folder / "why.json", json.dumps(damaged, indent=1, sort_keys=True))
+        return folder
+
+    def clean_temporary(self) -> int:
+        """Delete the temporary files a killed writer left (only its writer may call it)."""
+        gone = 0
+        for folder, owned in ((self.runs, None), (self.landscapes, None),
+                              (self.root, SWEEP_FILES)):
+            for name in _names(folder):
+                if name.startswith(".") and name.endswith(".tmp") and (
+                        owned is None or name[1:].removesuffix(".tmp").rsplit(".", 1)[0] in owned):
+                    with contextlib.suppress(FileNotFoundError):
+                        (folder / name).unlink()
+                        gone += 1
+        return gone
+
     def clear(self) -> None:
+        """Delete this folder's stored runs, landscapes and sweep files (``--force``).
+
+        Only files optbench names (``<id>.json``, ``<id>.parquet``, its temporary files...) are
+        deleted, each by its own name: a symbolic link is unlinked, never followed, and a
+        runs/ or landscapes/ that is itself a link is refused, so nothing outside the folder is
+        ever deleted. The lock, config.yaml and quarantine/ stay.
+        """
         for folder in (self.runs, self.landscapes):
-            for p in folder.glob("*") if folder.is_dir() else ():
-                p.unlink()
-        for name in ("summary.csv", "summary.parquet", MANIFEST, "config.previous.yaml"):
-            (self.root / name).unlink(missing_ok=True)
+            if folder.is_symlink():
+                raise UsageError(
+                    f"--force: {folder} is a symbolic link (to {os.readlink(folder)}); "
+                    "optbench deletes nothing through a link: remove the link (or its files) "
+                    "yourself, or give another --out")
+        self.clean_temporary()
+        try:
+            for name in _names(self.runs):
+                if RUN_FILE.match(name):
+                    (self.runs / name).unlink(missing_ok=True)
+            for name in _names(self.landscapes):
+                if name.endswith(".npz"):
+                    (self.landscapes / name).unlink(missing_ok=True)
+            for name in SWEEP_FILES[1:]:
+                (self.root / name).unlink(missing_ok=True)
+        except OSError as e:
+            raise cannot_write(self.root, e) from None
 
     def write_text(self, name: str, text: str) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.root / name, lambda f: f.write(text.encode()))
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise cannot_write(self.root, e) from None
+        atomic_write(self.root / name, text)
 
     def write_config(self, text: str) -> None:
         """config.yaml; one that differs is kept as config.previous.yaml (its runs stay)."""
@@ -104,33 +256,39 @@ class Store:
 
     def selected_ids(self) -> set[str] | None:
         path = self.root / MANIFEST
-        return set(json.loads(path.read_text())) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            ids = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None  # unreadable: every stored run, as in a folder without one
+        return {i for i in ids if isinstance(i, str)} if isinstance(ids, list) else None
 
     def save(self, record: RunRecord) -> None:
-        """Write one finished run: trace first, then the summary that marks it complete."""
+        """Write one finished run: trace first, then the summary that marks it complete and
+        carries the trace's row count and sha256 (what ``verify`` checks)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.prepare()
         rid = record.run_id
         table = pa.table(record.trace)
-        _atomic_write(self.runs / f"{rid}.parquet", lambda f: pq.write_table(table, f))
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        trace = sink.getvalue().to_pybytes()
+        atomic_write(self.runs / f"{rid}.parquet", trace)
         doc = {
             "summary": {k: _jsonable(v) for k, v in record.summary().items()},
             "spec": spec_fields(record.spec),
             "hits": [list(h) for h in record.hits],
+            "trace": {"rows": table.num_rows, "sha256": hashlib.sha256(trace).hexdigest()},
         }
-        text = json.dumps(doc, indent=1, allow_nan=False)
-        _atomic_write(self.runs / f"{rid}.json", lambda f: f.write(text.encode()))
+        atomic_write(self.runs / f"{rid}.json", json.dumps(doc, indent=1, allow_nan=False))
 
-    def load_docs(self) -> list[dict[str, Any]]:
-        """The stored runs of the folder's sweep (see ``select``)."""
-        keep = self.selected_ids()
-        docs = []
-        for path in sorted(self.runs.glob("*.json")) if self.runs.is_dir() else ():
-            if keep is None or path.stem in keep:
-                docs.append(json.loads(path.read_text()))
-        return docs
+    def load_docs(self, scan: Scan | None = None) -> list[dict[str, Any]]:
+        """The sound stored runs of the folder's sweep (see ``select``), by run id."""
+        scan = scan if scan is not None else self.scan(self.selected_ids())
+        return [scan.sound[rid] for rid in sorted(scan.sound)]
 
     def load_trace(self, run_id: str):
         import pyarrow.parquet as pq
@@ -138,10 +296,12 @@ class Store:
         return pq.read_table(self.runs / f"{run_id}.parquet").to_pandas()
 
     def save_landscape(self, landscape: Landscape) -> Path:
-        self.landscapes.mkdir(parents=True, exist_ok=True)
+        try:
+            self.landscapes.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise cannot_write(self.root, e) from None
         path = self.landscapes / f"{landscape_key(landscape.problem, landscape.problem_params)}.npz"
-        _atomic_write(path, lambda f: np.savez_compressed(f, **landscape.arrays()))
-        return path
+        return atomic_write(path, lambda f: np.savez_compressed(f, **landscape.arrays()))
 
     def load_landscape(self, problem: str, problem_params: str) -> Landscape | None:
         """The stored landscape of this problem; None when there is none (or it is unreadable)."""
@@ -161,9 +321,71 @@ class Store:
         rows = [doc["summary"] for doc in self.load_docs()]
         df = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
         df = df.sort_values(["problem_label", "optimizer_label", "seed"], kind="stable")
-        _atomic_write(self.root / "summary.csv", lambda f: df.to_csv(f, index=False))
-        _atomic_write(self.root / "summary.parquet", lambda f: df.to_parquet(f, index=False))
+        atomic_write(self.root / "summary.csv", lambda f: df.to_csv(f, index=False))
+        atomic_write(self.root / "summary.parquet", lambda f: df.to_parquet(f, index=False))
         return df
+
+
+def _names(folder: Path) -> list[str]:
+    """The names in ``folder`` (none when it is missing or not a folder)."""
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def verify(runs: Path, rid: str) -> tuple[dict[str, Any] | None, str]:
+    """Run ``rid``'s document when its summary and its trace read back and agree, else
+    (None, what is wrong). Cheap enough for every run at every resume (README: measured)."""
+    text = _read_file(runs / f"{rid}.json")
+    if text is None:
+        return None, "summary missing"
+    try:
+        doc = json.loads(text)
+    except ValueError:  # cut short, empty, not UTF-8, not JSON
+        return None, "summary unreadable: not the JSON optbench writes"
+    if not (isinstance(doc, dict) and isinstance(doc.get("summary"), dict)
+            and isinstance(doc.get("spec"), dict)
+            and doc["summary"].get("run_id") == rid):
+        return None, "summary incomplete: not the summary of this run"
+    data = _read_file(runs / f"{rid}.parquet")
+    if data is None:
+        return None, "trace missing"
+    want = doc.get("trace")
+    if want is None:  # written before summaries carried a checksum: the trace must read
+        return (doc, "") if _rows(data) is not None else (None, "trace unreadable")
+    if not isinstance(want, dict) or hashlib.sha256(data).hexdigest() != want.get("sha256"):
+        return None, "trace damaged: its checksum differs from the summary's"
+    if _rows(data) != want.get("rows"):
+        return None, "trace damaged: its row count differs from the summary's"
+    return doc, ""
+
+
+def _read_file(path: Path) -> bytes | None:
+    """The bytes of a regular file (a link, a device or a pipe is not one: None)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _rows(data: bytes) -> int | None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(pa.BufferReader(data)).num_rows
+    except Exception:  # ArrowInvalid and kin: not a parquet file
+        return None
 
 
 def environment() -> dict[str, Any]:

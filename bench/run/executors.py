@@ -2,8 +2,9 @@
 
 Whatever runs them, each finished run is stored the moment its result arrives, so a sweep that
 is killed loses only the runs in flight. A local pool enforces each run's hard ``timeout`` by
-killing its worker process (pebble); on Dask each run goes to a helper process its worker kills
-(``bounded_execute``). Both hold even when a problem hangs inside C code.
+killing its worker process with SIGKILL at the deadline (pool.py); on Dask each run goes to a
+helper process its worker kills (``bounded_execute``). Both hold even when a problem hangs
+inside C code. In this process (``--workers 0``) nothing can stop a hung run: no hard limit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures import as_completed
 from multiprocessing import context as mp_context
 from multiprocessing import popen_spawn_posix, spawn
 
@@ -97,24 +97,27 @@ def in_process(specs: Iterable[RunSpec]) -> Iterator[RunRecord]:
 
 
 def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:
-    from pebble import ProcessExpired, ProcessPool
+    """Run in ``workers`` processes; a run past its hard ``timeout`` is killed on time (pool.py)."""
+    from optbench.bench.run.pool import PoolBroken, imap
 
-    with ProcessPool(max_workers=workers, initializer=_pin_blas, context=spawn_context()) as pool:
-        futures = {pool.schedule(execute, args=(s,), timeout=s.timeout): s for s in specs}
-        try:
-            for future in as_completed(futures):
-                spec = futures[future]
-                try:
-                    yield future.result()
-                except FutureTimeout:
-                    yield _killed(spec)
-                except ProcessExpired as e:
-                    yield _died(spec, e.exitcode)
-                except Exception as e:  # e.g. a record that could not be sent back
-                    yield _lost(spec, describe(e))
-        finally:
-            for future in futures:
-                future.cancel()
+    runs = imap(execute, specs, workers, limit=lambda s: s.timeout, initializer=_pin_blas)
+    with contextlib.closing(runs):  # leaving early kills the workers now, not at collection
+        while True:
+            try:
+                spec, kind, value = next(runs)
+            except StopIteration:
+                return
+            except PoolBroken as e:
+                raise UsageError(f"--workers {workers}: {e}; --workers 0 runs in this "
+                                 "process") from None
+            if kind == "done":
+                yield value
+            elif kind == "timeout":
+                yield _killed(spec)
+            elif kind == "died":
+                yield _died(spec, value)
+            else:  # e.g. a record that could not be sent back
+                yield _lost(spec, value)
 
 
 def _killed(spec: RunSpec) -> RunRecord:
@@ -230,7 +233,7 @@ def bounded_execute(spec: RunSpec) -> RunRecord:
 
     A Dask worker is a daemon process and may not start multiprocessing children, hence a
     plain subprocess speaking pickle over its pipes; it is started once per worker thread, and
-    the clock starts only when it is ready, as pebble's does.
+    the clock starts only when it is ready, as in the local pool (pool.py).
     """
     helper = getattr(_local, "helper", None)
     if helper is None or helper.poll() is not None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from optbench.bench.errors import UsageError, describe
-from optbench.bench.results.store import Store, environment
+from optbench.bench.results.lock import FolderLock
+from optbench.bench.results.store import QUARANTINE, Store, environment
 from optbench.bench.sweep.config import Sweep
 from optbench.bench.sweep.spec import RunSpec
 
@@ -42,8 +43,6 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | Non
     ``say`` takes the progress notes (``optbench run --quiet`` silences them); what went
     wrong (a problem refused by its check, stored runs set aside) always goes to stderr.
     """
-    from optbench.bench.run.executors import executor
-
     if resume and force:
         raise UsageError("--resume and --force exclude each other: continue, or start over")
     if workers is not None and workers < 0:
@@ -51,7 +50,19 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | Non
     out = Path(out) if out is not None else Path("results") / sweep.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file; give a folder for the results")
-    store = Store(out)
+    with FolderLock(out, lazy=True) as lock:  # one writer per folder (results/lock.py)
+        return _run_locked(sweep, Store(out), lock, workers, scheduler, resume, force, check,
+                           progress, say)
+
+
+def _run_locked(sweep: Sweep, store: Store, lock: FolderLock, workers, scheduler, resume: bool,
+                force: bool, check: bool, progress: bool, say) -> SweepOutcome:
+    """run_sweep inside its folder's lock: taken at once when the folder exists (a second
+    writer is refused before any work), else just before the first write."""
+    from optbench.bench.run.executors import executor
+
+    if store.root.is_dir():
+        lock.acquire()
     stored = store.stored_ids()
     if stored and not (resume or force):
         raise UsageError(
@@ -61,9 +72,10 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | Non
     # Connecting to a scheduler and the checks come first: a refusal writes nothing.
     with executor(workers, scheduler) as run:
         refused = _entry_checks(sweep) if check else {}
+        lock.acquire()
         if force:
             store.clear()
-            stored = set()
+        stored = _recover(store)
         store.write_text("left_out.json", json.dumps(  # the report's "left out" (Verdict)
             [{"problem": label, "why": lines} for label, lines in refused.values()], indent=1))
         todo = _prepare(store, sweep, stored, refused, say)
@@ -73,6 +85,16 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | Non
 
     write_landscapes(store.root, quiet=not progress, specs=sweep.specs)  # the report's contours
     return SweepOutcome(store, summary, refused)
+
+
+def _recover(store: Store) -> set[str]:
+    """The verified stored runs; stale temporary files deleted, damaged runs set aside."""
+    found = store.recover()
+    if found.damaged:
+        _stderr(f"optbench: note: {len(found.damaged)} stored runs were damaged or "
+                f"half-written ({found.reasons()}): moved to {store.root / QUARANTINE}/ "
+                "(why.json says why); those of this sweep run again")
+    return set(found.sound)
 
 
 def _prepare(store: Store, sweep: Sweep, stored: set[str], refused, say) -> list:
@@ -103,14 +125,21 @@ def _execute(todo, store: Store, run, progress: bool) -> None:
     """Store each record as it arrives; none is kept here (a long sweep's traces add up)."""
     from tqdm import tqdm
 
-    failures = 0
-    with tqdm(total=len(todo), unit="run", disable=not progress or not todo, file=sys.stderr,
-              dynamic_ncols=True) as bar:
-        for record in run(todo):
-            store.save(record)
-            failures += record.status.failed
-            bar.set_postfix_str(f"failed {failures}", refresh=False)
-            bar.update()
+    failures = done = 0
+    try:
+        with tqdm(total=len(todo), unit="run", disable=not progress or not todo,
+                  file=sys.stderr, dynamic_ncols=True) as bar:
+            for record in run(todo):
+                store.save(record)
+                done += 1
+                failures += record.status.failed
+                bar.set_postfix_str(f"failed {failures}", refresh=False)
+                bar.update()
+    except KeyboardInterrupt:  # the executor has stopped its workers; keep what finished
+        _stderr(f"optbench: interrupted: {done} of {len(todo)} runs finished and are stored; "
+                f"summary.csv lists them; --resume runs the rest")
+        store.write_summary()
+        raise
 
 
 def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
@@ -119,32 +148,27 @@ def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
     A refused problem's runs are left out and the others run: one wrong gradient should not
     cost the rest of the sweep, and the exit code (1) still says something was refused. The
     checks run in one child process (one spawn per sweep, ~0.5 s), so the config's timeout can
-    stop a check stuck in C code, as it stops a run.
+    stop a check stuck in C code, as it stops a run (pool.py).
     """
-    from pebble import ProcessPool
-
-    from optbench.bench.run.executors import spawn_context
+    from optbench.bench.run.pool import PoolBroken, imap
 
     firsts: dict[tuple[str, str], RunSpec] = {}
     for spec in sweep.specs:
         firsts.setdefault((spec.problem, spec.problem_params), spec)
+    try:
+        outcomes = {(s.problem, s.problem_params): (kind, value) for s, kind, value in
+                    imap(check_problem, firsts.values(), 1, limit=lambda s: s.timeout)}
+    except PoolBroken:  # no child could start: here, then (unbounded, as before, but checked)
+        outcomes = {key: ("done", check_problem(spec)) for key, spec in firsts.items()}
     refused: dict[tuple[str, str], tuple[str, list[str]]] = {}
-    with ProcessPool(max_workers=1, context=spawn_context()) as pool:
-        futures = {key: pool.schedule(check_problem, args=(spec,), timeout=spec.timeout)
-                   for key, spec in firsts.items()}
-        for key, future in futures.items():
-            spec = firsts[key]
-            try:
-                lines = _outcome(spec, future)
-            except KeyboardInterrupt:  # leaving the block would join a check stuck in C first
-                pool.stop()
-                raise
-            if not lines:
-                continue
-            refused[key] = (spec.problem_label, lines)
-            _stderr(f"optbench: gradient check failed for {spec.problem_label}; its runs are "
-                    "left out (--no-check runs them anyway):")
-            _stderr("\n".join("  " + line for line in lines))
+    for key, spec in firsts.items():
+        lines = _outcome(spec, *outcomes[key])
+        if not lines:
+            continue
+        refused[key] = (spec.problem_label, lines)
+        _stderr(f"optbench: gradient check failed for {spec.problem_label}; its runs are "
+                "left out (--no-check runs them anyway):")
+        _stderr("\n".join("  " + line for line in lines))
     return refused
 
 
@@ -171,22 +195,12 @@ def check_problem(spec: RunSpec) -> list[str] | None:
     return result.lines()[1:]
 
 
-def _outcome(spec: RunSpec, future) -> list[str] | None:
-    from concurrent.futures import TimeoutError as FutureTimeout
-    from concurrent.futures.process import BrokenProcessPool
-
-    from pebble import ProcessExpired
-
-    try:
-        return future.result()
-    except BrokenProcessPool:  # no child could start
-        return check_problem(spec)  # here, then: unbounded, as before, but checked
-    except FutureTimeout:
+def _outcome(spec: RunSpec, kind: str, value) -> list[str] | None:
+    if kind == "done":
+        return value
+    if kind == "timeout":
         return [f"the check did not finish within the timeout of {spec.timeout:g} s "
                 "(the config's `timeout`): killed; a problem stuck in C code?"]
-    except ProcessExpired as e:
-        return [f"the check's process died (exit code {e.exitcode})"]
-    except Exception as e:  # e.g. a result that could not be sent back
-        return [f"the check could not run: {describe(e)}"]
-
-
+    if kind == "died":
+        return [f"the check's process died (exit code {value})"]
+    return [f"the check could not run: {value}"]  # e.g. a result that could not be sent back

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,7 @@ def _seeds(v: Any) -> Any:
 
 
 DEFAULT_TIMEOUT = 600.0
+MAX_RUNS = 1_000_000  # a sweep's grid above this is refused unless its config raises max_runs
 
 
 def timeout_margin(seconds: float) -> float:
@@ -98,6 +100,7 @@ class SweepModel(_Strict):
     targets: TargetsModel = TargetsModel()
     stop_at_target: StrictBool = True
     timeout: PositiveFloat | None = 600.0
+    max_runs: Count = MAX_RUNS
 
     @model_validator(mode="after")
     def _timeout_follows_the_budget(self):
@@ -210,6 +213,8 @@ def read_config(path: Path) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"{path}: cannot read the config ({e.strerror})") from None
     try:
         raw = yamlio.load(text)
+    except yamlio.TooLarge as e:
+        raise ConfigError(f"{path}: {e.problem}") from None
     except yaml.YAMLError as e:  # a repeated key too: it names its key path
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -227,6 +232,7 @@ HINTS = {
             "folder",
     "timeout": "seconds > 0 per run, or null for no limit",
     "stop_at_target": "true or false",
+    "max_runs": f"a count >= 1 of runs the grid may have (default {MAX_RUNS:,})",
 }
 
 
@@ -247,11 +253,26 @@ def pydantic_line(e: ValidationError, root: type[BaseModel] = SweepModel,
     if err["type"] == "model_type":  # pydantic's words name our class ("TargetsModel")
         model = _model_at(root, err["loc"])
         keys = ", ".join(model.model_fields) if model else ""
-        return f"{loc}: must be a mapping with keys among {keys}, got {got!r}"
+        return f"{loc}: must be a mapping with keys among {keys}, got {excerpt(got)}"
     hint = HINTS.get(loc) if not prefix else None
     if hint:
         msg += f" ({hint})"
-    return f"{loc}: {msg}, got {got!r}" if not isinstance(got, dict) else f"{loc}: {msg}"
+    return f"{loc}: {msg}, got {excerpt(got)}" if not isinstance(got, dict) else f"{loc}: {msg}"
+
+
+EXCERPT = 120  # characters of an offending value that a message shows
+
+
+def excerpt(value: Any, limit: int = EXCERPT) -> str:
+    """``repr(value)``, cut to ``limit`` characters with "…": a message stays one short line,
+    and a huge value is not walked whole to say so (reprlib stops at a few items per level)."""
+    import reprlib
+
+    r = reprlib.Repr()  # (keyword arguments only from Python 3.12)
+    r.maxlevel, r.maxdict, r.maxlist, r.maxtuple, r.maxset = 3, 8, 8, 8, 8
+    r.maxstring = r.maxlong = r.maxother = limit
+    short = r.repr(value)
+    return short if len(short) <= limit else short[:limit - 1] + "…"
 
 
 def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
@@ -276,22 +297,48 @@ def _key_path(loc: tuple) -> str:
 
 def _expand(model: SweepModel, path: Path, base: Path,
             objects: dict[int, Any] | None = None) -> list[RunSpec]:
+    """The sweep's run specs: the grid's size is computed from its axes first (and refused
+    over ``max_runs``), then each setting is built once to validate it, then the product."""
     objects = objects or {}
-    payloads = _payloads(path, objects)
-    seeds = list(range(model.seeds)) if isinstance(model.seeds, int) else model.seeds
-    budget = Budget(**model.budget.model_dump())
-    sweep_targets = model.targets.model_dump()
     plugins = default()
     probs = []
     for i, entry in enumerate(model.problems):
         name, params, extra = _split_entry(path, "problems", i, entry, allowed={"targets"})
+        key, axes = (name, []) if i in objects else _axes(
+            path, f"problems[{i}].{name}", plugins, "problem", name, params, base)
+        probs.append((i, name, extra, key, axes))
+    opts = []
+    for i, entry in enumerate(model.optimizers):
+        name, params, _ = _split_entry(path, "optimizers", i, entry, allowed=set())
+        opts.append((i, name, *_axes(path, f"optimizers[{i}].{name}", plugins, "optimizer",
+                                     name, params, base)))
+    _refuse_too_many(model, path, [p[4] for p in probs], [o[3] for o in opts])
+    problems = _problem_settings(model, path, plugins, probs, objects)
+    optimizers = []
+    for i, name, key, axes in opts:
+        for combo in _grid(axes):
+            _build(path, f"optimizers[{i}].{name}", plugins.optimizers, key, combo)
+            optimizers.append((name, canonical(combo)))
+    seeds = range(model.seeds) if isinstance(model.seeds, int) else model.seeds
+    budget = Budget(**model.budget.model_dump())
+    # each list without repeats, so the product has none: a setting listed twice runs once
+    return [RunSpec(problem=p, problem_params=pp, optimizer=o, optimizer_params=op, seed=seed,
+                    budget=budget, targets=targets, stop_at_target=model.stop_at_target,
+                    timeout=model.timeout, base_dir=str(base), sweep=model.name,
+                    payload=payload)
+            for (p, pp, targets, payload), (o, op), seed in itertools.product(
+                dict.fromkeys(problems), dict.fromkeys(optimizers), dict.fromkeys(seeds))]
+
+
+def _problem_settings(model: SweepModel, path: Path, plugins: Plugins, probs,
+                      objects: dict[int, Any]) -> list[tuple]:
+    """(name, canonical params, targets, payload) of each problem setting, each built once."""
+    payloads = _payloads(path, objects)
+    sweep_targets = model.targets.model_dump()
+    out = []
+    for i, name, extra, key, axes in probs:
         targets = _entry_targets(path, i, sweep_targets, extra.get("targets"))
-        if i in objects:
-            key, combos = name, [{}]
-        else:
-            key, combos = _combinations(path, f"problems[{i}].{name}", plugins, "problem",
-                                        name, params, base)
-        for combo in combos:
+        for combo in _grid(axes):
             problem = objects[i] if i in objects else \
                 _build(path, f"problems[{i}].{name}", plugins.problems, key, combo)
             if targets.distance is not None and problem.x_opt is None:
@@ -304,23 +351,30 @@ def _expand(model: SweepModel, path: Path, base: Path,
                     fix = "give this entry its own targets (value or grad_norm)"
                 raise ConfigError(f"{path}: {where}: problem {name!r} has no known minimizer, "
                                   f"so {what} cannot be judged for it; {fix}")
-            probs.append((name, combo, targets, payloads.get(i)))
-    opts = []
-    for i, entry in enumerate(model.optimizers):
-        name, params, _ = _split_entry(path, "optimizers", i, entry, allowed=set())
-        key, combos = _combinations(path, f"optimizers[{i}].{name}", plugins, "optimizer",
-                                    name, params, base)
-        for combo in combos:
-            _build(path, f"optimizers[{i}].{name}", plugins.optimizers, key, combo)
-            opts.append((name, combo))
-    specs = [
-        RunSpec(problem=p, problem_params=canonical(pp), optimizer=o,
-                optimizer_params=canonical(op), seed=seed, budget=budget, targets=targets,
-                stop_at_target=model.stop_at_target, timeout=model.timeout,
-                base_dir=str(base), sweep=model.name, payload=payload)
-        for (p, pp, targets, payload), (o, op), seed in itertools.product(probs, opts, seeds)
-    ]
-    return list(dict.fromkeys(specs))  # a config listing one setting twice runs it once
+            out.append((name, canonical(combo), targets, payloads.get(i)))
+    return out
+
+
+def _refuse_too_many(model: SweepModel, path: Path, prob_axes, opt_axes) -> None:
+    """The grid's size from its axes, before any of it is built: over ``max_runs``, refused."""
+    n_probs = sum(math.prod(len(a) for a in axes) for axes in prob_axes)
+    n_opts = sum(math.prod(len(a) for a in axes) for axes in opt_axes)
+    n_seeds = model.seeds if isinstance(model.seeds, int) else len(model.seeds)
+    total = n_probs * n_opts * n_seeds
+    if total > model.max_runs:
+        raise ConfigError(
+            f"{path}: the grid has {total:,} runs ({_count(n_probs, 'problem setting')} × "
+            f"{_count(n_opts, 'optimizer setting')} × {_count(n_seeds, 'seed')}), more than "
+            f"max_runs = "
+            f"{model.max_runs:,}; sweep fewer values, or set max_runs higher if you mean it")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'s' * (n != 1)}"
+
+
+def _grid(axes: list[list[tuple[str, Any]]]) -> list[dict[str, Any]]:
+    return [dict(c) for c in itertools.product(*axes)]
 
 
 def _payloads(path: Path, objects: dict[int, Any]) -> dict[int, bytes]:
@@ -348,7 +402,7 @@ def _split_entry(path, section, i, entry, allowed):
     if len(names) != 1:
         raise ConfigError(
             f"{path}: {where}: each entry names exactly one {section[:-1]} "
-            f"(like '- adam: {{lr: 0.01}}'), got keys {list(entry)}"
+            f"(like '- adam: {{lr: 0.01}}'), got keys {excerpt(list(entry))}"
         )
     name = names[0]
     params = entry[name]
@@ -356,7 +410,7 @@ def _split_entry(path, section, i, entry, allowed):
         params = {}
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: {where}.{name}: parameters must be a mapping "
-                          f"(like {{lr: 0.01}}) or empty, got {params!r}")
+                          f"(like {{lr: 0.01}}) or empty, got {excerpt(params)}")
     return name, params, {k: v for k, v in entry.items() if k != name}
 
 
@@ -371,9 +425,10 @@ def _entry_targets(path, i, sweep_targets, override) -> Targets:
     return Targets(**model.model_dump())
 
 
-def _combinations(path, where, plugins: Plugins, kind: str, name, params,
-                  base) -> tuple[str, list[dict[str, Any]]]:
-    """The registry key of ``name`` (a file plugin's is its resolved path) and the grid.
+def _axes(path, where, plugins: Plugins, kind: str, name, params,
+          base) -> tuple[str, list[list[tuple[str, Any]]]]:
+    """The registry key of ``name`` (a file plugin's is its resolved path) and its grid's axes:
+    one list of (parameter, value) per parameter, the grid being their product.
 
     A list sweeps unless the class declares (``list_params``) that the parameter takes lists
     nested as deeply as this one as a single value.
@@ -400,7 +455,7 @@ def _combinations(path, where, plugins: Plugins, kind: str, name, params,
             axes.append([(param, v) for v in value])
         else:
             axes.append([(param, value)])
-    return key, [dict(c) for c in itertools.product(*axes)]
+    return key, axes
 
 
 BASES = {"problem": Problem, "optimizer": Optimizer}
@@ -423,10 +478,16 @@ def _build(path, where, registry: Registry, name, params):
     except (*USER_ERRORS, ValueError, TypeError) as e:
         param = getattr(e, "param", None) or _named_param(str(e), params)
         key = f"{where}.{param}" if param else where
-        raise ConfigError(f"{path}: {key}: {e}") from None
+        raise ConfigError(f"{path}: {key}: {_cut(str(e))}") from None
     except Exception as e:  # a plugin's constructor failing in its own way: still one line
-        raise ConfigError(f"{path}: {where}: building it raised {describe(e)}") \
+        raise ConfigError(f"{path}: {where}: building it raised {_cut(describe(e))}") \
             from None
+
+
+def _cut(message: str, limit: int = 4 * EXCERPT) -> str:
+    """A constructor's message, which may quote a whole value, kept to one readable line."""
+    line = message.splitlines()[0] if message else message
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def _named_param(message: str, params: dict[str, Any]) -> str | None:
