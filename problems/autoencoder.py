@@ -15,10 +15,12 @@ theta is (W1, W2, b1, b2), each row-major, in that order, as scipy.optimize.mini
 flat vector. Reference: A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanford, 2011.
 
 The five matrix products (W1 x, W2 a2, W2ᵀ δ3, δ3 a2ᵀ, δ2 xᵀ) are the unavoidable cost; the
-element-wise work is done in place on preallocated buffers. Each layer's weights and bias are
-negated into one matrix [−W | −b] against [a; 1], so its product yields −z with the bias added
-and the sigmoid is a three-pass in-place chain e^{−z}, +1, 1/· (scipy.special.expit measures
-2.5–4× slower here; the bias and the negation would each cost another pass over the layer).
+element-wise work is done in place on preallocated buffers, and nothing else makes a pass over a
+layer. Each layer's weights and bias are negated into one matrix [−W | −b] against [a; 1], so its
+product yields −z with the bias added and the sigmoid is a three-pass in-place chain e^{−z}, +1,
+1/· (scipy.special.expit measures 2.5–4× slower here). The gradient products take the same row of
+ones: δ [a; 1]ᵀ is [∇W | ∇b]·m, so the bias gradients' row sums cost one more column of a product
+instead of a pass over δ3, and the copy of ∇W into theta's layout is the pass that divides by m.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def _sigmoid_of_negated_(nz: np.ndarray) -> np.ndarray:
         np.exp(nz, out=nz)
     nz += 1.0
     return np.reciprocal(nz, out=nz)
+
+
+def _split_scaled(G: np.ndarray, scale: float, gW: np.ndarray, gb: np.ndarray) -> None:
+    """[∇W | ∇b] = G·scale into theta's separate W and b blocks."""
+    np.multiply(G[:, :-1], scale, out=gW)
+    np.multiply(G[:, -1], scale, out=gb)
 
 
 class Autoencoder(Problem):
@@ -81,15 +89,16 @@ class Autoencoder(Problem):
         if samples is not None:
             samples = check_number(owner, "samples", samples, low=1, integer=True)
         x = self._load(data, samples)
-        self.visible, self.m = v, m = x.shape
+        self.visible, self.m = x.shape
+        v = self.visible
         h = self.hidden
         self.dim = 2 * h * v + h + v
         self._w2_end = 2 * h * v
-        # [x; 1] and [a2; 1]: a row of ones carries each layer's bias through its product
-        self._x1 = np.ones((v + 1, m))
+        # [x; 1] and [a2; 1]: a row of ones carries each bias through its product and gradient
+        self._x1 = np.ones((v + 1, self.m))
         self._x1[:v] = x
         self.x = self._x1[:v]
-        self._a2_1 = np.ones((h + 1, m))
+        self._a2_1 = np.ones((h + 1, self.m))
         self._buffers: dict[str, np.ndarray] = {}
 
     @staticmethod
@@ -131,15 +140,15 @@ class Autoencoder(Problem):
 
     def _buffer(self, key: str, shape: tuple[int, int]) -> np.ndarray:
         buf = self._buffers.get(key)
-        if buf is None:
+        if buf is None or buf.shape != shape:
             buf = self._buffers[key] = np.empty(shape)
         return buf
 
     def value(self, theta: np.ndarray) -> float:
-        return self._forward(np.asarray(theta, dtype=float))[0]
+        return self._forward(np.asarray(theta, dtype=float), backward=False)[0]
 
-    def _forward(self, theta: np.ndarray):
-        """Cost, a2, and δ3 = (a3 − x) ⊙ a3 ⊙ (1 − a3) (with (a3 − x) used up on the way)."""
+    def _forward(self, theta: np.ndarray, backward: bool = True):
+        """Cost, a2, a3 and ρ̂; with ``backward``, δ3 = (a3 − x) ⊙ a3 ⊙ (1 − a3) in a3's place."""
         W1, W2, b1, b2 = self.unpack(theta)
         h, v, m = self.hidden, self.visible, self.m
         a2 = self._a2_1[:h]
@@ -161,17 +170,17 @@ class Autoencoder(Problem):
             cost += beta * float(
                 np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
             )
-        # δ3 in a3's buffer, in three passes: diff ← diff ⊙ a3, a3 ← 1 − a3, a3 ← a3 ⊙ diff
-        diff *= a3
-        np.subtract(1.0, a3, out=a3)
-        a3 *= diff
+        if backward:  # δ3 in three passes: diff ← diff ⊙ a3, a3 ← 1 − a3, a3 ← a3 ⊙ diff
+            diff *= a3
+            np.subtract(1.0, a3, out=a3)
+            a3 *= diff
         return cost, a2, a3, rho_hat
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         theta = np.asarray(theta, dtype=float)
         cost, a2, d3, rho_hat = self._forward(theta)
         _, W2, _, _ = self.unpack(theta)
-        m, lam = self.m, self.weight_decay
+        h, v, m, lam = self.hidden, self.visible, self.m, self.weight_decay
         grad = np.empty(self.dim)
         gW1, gW2, gb1, gb2 = self.unpack(grad)
         # δ2 = (W2ᵀ δ3 [+ sparsity]) ⊙ a2 ⊙ (1 − a2)
@@ -182,14 +191,14 @@ class Autoencoder(Problem):
         s2 = np.subtract(1.0, a2, out=self._buffer("s2", a2.shape))
         s2 *= a2
         d2 *= s2
-
-        np.matmul(d3, a2.T, out=gW2)
-        np.matmul(d2, self.x.T, out=gW1)
-        np.sum(d3, axis=1, out=gb2)
-        np.sum(d2, axis=1, out=gb1)
-        grad /= m
+        # δ3 [a2; 1]ᵀ = m [∇W2 | ∇b2] and δ2 [x; 1]ᵀ = m [∇W1 | ∇b1], weight decay aside
+        G2 = np.matmul(d3, self._a2_1.T, out=self._buffer("G2", (v, h + 1)))
+        _split_scaled(G2, 1.0 / m, gW2, gb2)
+        G1 = np.matmul(d2, self._x1.T, out=self._buffer("G1", (h, v + 1)))
+        _split_scaled(G1, 1.0 / m, gW1, gb1)
         if lam:  # in place: a temporary λ·W of 2·h·v floats costs page faults on every call
-            daxpy(theta[: self._w2_end], grad[: self._w2_end], a=lam)
+            e = self._w2_end
+            daxpy(theta[:e], grad[:e], a=lam)
         return cost, grad
 
     def describe(self) -> str:
