@@ -43,6 +43,13 @@ def _negated_affine(W: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray
     return out
 
 
+def _half_affine(W: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """[W/2 | b/2] into ``out``: one product with [a; 1] then gives z/2 = (W a + b)/2."""
+    np.multiply(W, 0.5, out=out[:, :-1])
+    np.multiply(b, 0.5, out=out[:, -1])
+    return out
+
+
 def _sigmoid_of_negated_(nz: np.ndarray) -> np.ndarray:
     """σ(z) = 1/(1 + e^{−z}) in place from nz = −z; e^{−z} = inf (z < −709) gives σ = 0."""
     with np.errstate(over="ignore"):
@@ -99,6 +106,7 @@ class Autoencoder(Problem):
         self._x1[:v] = x
         self.x = self._x1[:v]
         self._a2_1 = np.ones((h + 1, self.m))
+        self._y = 2.0 * self.x - 1.0  # the images on tanh's scale: 2(a3 − x) = tanh(z3/2) − y
         self._buffers: dict[str, np.ndarray] = {}
 
     @staticmethod
@@ -148,20 +156,20 @@ class Autoencoder(Problem):
         return self._forward(np.asarray(theta, dtype=float), backward=False)[0]
 
     def _forward(self, theta: np.ndarray, backward: bool = True):
-        """Cost, a2, a3 and ρ̂; with ``backward``, δ3 = (a3 − x) ⊙ a3 ⊙ (1 − a3) in a3's place."""
+        """Cost, a2, and ρ̂; with ``backward``, 8 δ3 = 8 (a3 − x) ⊙ a3 ⊙ (1 − a3) (else a3's τ)."""
         W1, W2, b1, b2 = self.unpack(theta)
         h, v, m = self.hidden, self.visible, self.m
         a2 = self._a2_1[:h]
         np.matmul(_negated_affine(W1, b1, self._buffer("-W1|b1", (h, v + 1))), self._x1, out=a2)
         _sigmoid_of_negated_(a2)
-        a3 = self._buffer("a3", (v, m))
-        np.matmul(_negated_affine(W2, b2, self._buffer("-W2|b2", (v, h + 1))), self._a2_1,
-                  out=a3)
-        _sigmoid_of_negated_(a3)
-        diff = np.subtract(a3, self.x, out=self._buffer("diff", (v, m)))
-        flat = diff.reshape(-1)
+        # a3 = σ(z3) = (1 + τ)/2, τ = tanh(z3/2): r = τ − y = 2(a3 − x), 1 − τ² = 4 a3(1 − a3)
+        tau = self._buffer("a3", (v, m))
+        np.matmul(_half_affine(W2, b2, self._buffer("W2|b2/2", (v, h + 1))), self._a2_1, out=tau)
+        np.tanh(tau, out=tau)
+        r = np.subtract(tau, self._y, out=self._buffer("diff", (v, m)))
+        flat = r.reshape(-1)
         w = theta[: self._w2_end]
-        cost = 0.5 * float(flat @ flat) / m + 0.5 * self.weight_decay * float(w @ w)
+        cost = float(flat @ flat) / (8 * m) + 0.5 * self.weight_decay * float(w @ w)
         rho_hat = None
         if self.sparsity is not None:
             rho, beta = self.sparsity, self.sparsity_weight
@@ -170,15 +178,15 @@ class Autoencoder(Problem):
             cost += beta * float(
                 np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
             )
-        if backward:  # δ3 in three passes: diff ← diff ⊙ a3, a3 ← 1 − a3, a3 ← a3 ⊙ diff
-            diff *= a3
-            np.subtract(1.0, a3, out=a3)
-            a3 *= diff
-        return cost, a2, a3, rho_hat
+        if backward:  # 8 δ3 = r (1 − τ²), in τ's place in three passes
+            np.square(tau, out=tau)
+            np.subtract(1.0, tau, out=tau)
+            tau *= r
+        return cost, a2, tau, rho_hat
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         theta = np.asarray(theta, dtype=float)
-        cost, a2, d3, rho_hat = self._forward(theta)
+        cost, a2, d3, rho_hat = self._forward(theta)  # d3 holds 8 δ3, so d2 below 8 δ2
         _, W2, _, _ = self.unpack(theta)
         h, v, m, lam = self.hidden, self.visible, self.m, self.weight_decay
         grad = np.empty(self.dim)
@@ -187,15 +195,15 @@ class Autoencoder(Problem):
         d2 = np.matmul(W2.T, d3, out=self._buffer("d2", a2.shape))
         if rho_hat is not None:
             rho, beta = self.sparsity, self.sparsity_weight
-            d2 += (beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)))[:, None]
+            d2 += (8.0 * beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)))[:, None]
         s2 = np.subtract(1.0, a2, out=self._buffer("s2", a2.shape))
         s2 *= a2
         d2 *= s2
         # δ3 [a2; 1]ᵀ = m [∇W2 | ∇b2] and δ2 [x; 1]ᵀ = m [∇W1 | ∇b1], weight decay aside
         G2 = np.matmul(d3, self._a2_1.T, out=self._buffer("G2", (v, h + 1)))
-        _split_scaled(G2, 1.0 / m, gW2, gb2)
+        _split_scaled(G2, 0.125 / m, gW2, gb2)
         G1 = np.matmul(d2, self._x1.T, out=self._buffer("G1", (h, v + 1)))
-        _split_scaled(G1, 1.0 / m, gW1, gb1)
+        _split_scaled(G1, 0.125 / m, gW1, gb1)
         if lam:  # in place: a temporary λ·W of 2·h·v floats costs page faults on every call
             e = self._w2_end
             daxpy(theta[:e], grad[:e], a=lam)
