@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg.blas import daxpy
+from scipy.linalg.blas import dgemm
 
 from . import datasets
 from .base import Problem, check_number
@@ -58,10 +58,19 @@ def _sigmoid_of_negated_(nz: np.ndarray) -> np.ndarray:
     return np.reciprocal(nz, out=nz)
 
 
-def _split_scaled(G: np.ndarray, scale: float, gW: np.ndarray, gb: np.ndarray) -> None:
-    """[∇W | ∇b] = G·scale into theta's separate W and b blocks."""
-    np.multiply(G[:, :-1], scale, out=gW)
-    np.multiply(G[:, -1], scale, out=gb)
+def _gradient_product(alpha: float, d: np.ndarray, a1: np.ndarray, beta: float, G: np.ndarray,
+                      gW: np.ndarray, gb: np.ndarray) -> None:
+    """[gW | gb] = α d [a; 1]ᵀ + β G, G's bias column zeroed first: the decay term λW rides in β G.
+
+    By BLAS's dgemm on the transposed (column-major) views of the C-ordered arrays, no copies.
+    """
+    G[:, -1] = 0.0
+    Gt = G.T
+    r = dgemm(alpha, a1.T, d.T, beta, Gt, trans_a=1, overwrite_c=1)
+    if r is not Gt:  # f2py copied G (never for our contiguous buffers): take its result
+        G = r.T
+    np.copyto(gW, G[:, :-1])
+    np.copyto(gb, G[:, -1])
 
 
 class Autoencoder(Problem):
@@ -188,7 +197,7 @@ class Autoencoder(Problem):
         theta = np.asarray(theta, dtype=float)
         cost, a2, d3, rho_hat = self._forward(theta)  # d3 holds 8 δ3, so d2 below 8 δ2
         _, W2, _, _ = self.unpack(theta)
-        h, v, m, lam = self.hidden, self.visible, self.m, self.weight_decay
+        m, lam = self.m, self.weight_decay
         grad = np.empty(self.dim)
         gW1, gW2, gb1, gb2 = self.unpack(grad)
         # δ2 = (W2ᵀ δ3 [+ sparsity]) ⊙ a2 ⊙ (1 − a2)
@@ -199,14 +208,11 @@ class Autoencoder(Problem):
         s2 = np.subtract(1.0, a2, out=self._buffer("s2", a2.shape))
         s2 *= a2
         d2 *= s2
-        # δ3 [a2; 1]ᵀ = m [∇W2 | ∇b2] and δ2 [x; 1]ᵀ = m [∇W1 | ∇b1], weight decay aside
-        G2 = np.matmul(d3, self._a2_1.T, out=self._buffer("G2", (v, h + 1)))
-        _split_scaled(G2, 0.125 / m, gW2, gb2)
-        G1 = np.matmul(d2, self._x1.T, out=self._buffer("G1", (h, v + 1)))
-        _split_scaled(G1, 0.125 / m, gW1, gb1)
-        if lam:  # in place: a temporary λ·W of 2·h·v floats costs page faults on every call
-            e = self._w2_end
-            daxpy(theta[:e], grad[:e], a=lam)
+        # δ3 [a2; 1]ᵀ = m [∇W2 | ∇b2] and δ2 [x; 1]ᵀ = m [∇W1 | ∇b1], weight decay aside: the
+        # forward's [W2/2 | b2/2] and [−W1 | −b1] give it as β = 2λ and −λ, and take the results
+        _gradient_product(0.125 / m, d3, self._a2_1, 2.0 * lam, self._buffers["W2|b2/2"], gW2,
+                          gb2)
+        _gradient_product(0.125 / m, d2, self._x1, -lam, self._buffers["-W1|b1"], gW1, gb1)
         return cost, grad
 
     def describe(self) -> str:
