@@ -26,14 +26,13 @@ default), ``seed`` is the run's seed (``run_seeded``), so each seed of a sweep t
 minibatch from its own initial weights; built directly, a null seed means 0.
 
 Speed: the recurrent products per step and the batched output and weight-gradient products are
-the unavoidable cost. x_t is one-hot, so W_x x_t is a row lookup, made for all T steps in one call
-before the loop, and ∇W_x a sparse product. Each step's recurrent product adds itself onto the
-lookup in place (BLAS's dgemm with β = 1). All four gates take one np.tanh: the sigmoid gates'
-rows are scaled by 1/2, so that σ(a) = (1 + tanh(a/2))/2, no exponential overflows and no
-reciprocal is taken. The gate values are stored gate-major (T, 4, B, H), so every element-wise
-pass of a step runs over a contiguous B × H block (a column slice of B × 4H is about 2.5× slower
-per pass at this size), and BPTT writes each step's δa back into the (T·B) × 4H layout that the
-weight-gradient products read.
+the unavoidable cost. x_t is one-hot, so W_x x_t is a row lookup and ∇W_x a sparse product. Each
+step's recurrent product adds itself onto the lookup in place (BLAS's dgemm with β = 1). All four
+gates take one np.tanh: the sigmoid gates' rows are scaled by 1/2, so that σ(a) = (1 +
+tanh(a/2))/2, no exponential overflows and no reciprocal is taken. The gate values are stored
+gate-major (T, 4, B, H), so every element-wise pass of a step runs over a contiguous B × H block
+(a column slice of B × 4H is about 2.5× slower per pass at this size), and BPTT writes each
+step's δa into the (T·B) × 4H layout that the weight-gradient products read.
 
 Reference: S. Hochreiter & J. Schmidhuber, "Long short-term memory", Neural Computation 9(8),
 1997; the forget gate: F. Gers, J. Schmidhuber & F. Cummins, "Learning to forget", 2000.
@@ -191,17 +190,17 @@ class LSTM(Problem):
         H, T, B, V = self.hidden, self.seq_len, self.batch, self.V
         W, b, W_v, b_v = self.unpack(theta)
         Whs, table = self._scaled(W, b)
-        Z = self._buffer("Z", (T, B, 4 * H))
+        Z = self._buffer("Z", (B, 4 * H))  # one step's, so it stays in cache
         G = self._buffer("G", (T, 4, B, H))
         C = self._buffer("C", (T + 1, B, H))  # C[0] = 0, C[t+1] = c_t
         TC = self._buffer("TC", (T, B, H))
         Hs = self._buffer("Hs", (T + 1, B, H))  # Hs[0] = 0, Hs[t+1] = h_t
         tmp = self._buffer("tmp", (B, H))
-        np.take(table, self.inputs, axis=0, out=Z)  # the input terms of every step at once
         for t in range(T):
+            np.take(table, self.inputs[t], axis=0, out=Z)
             if t:
-                _add_product(Hs[t], Whs, Z[t])
-            self._cell(Z[t], G[t], C[t], C[t + 1], TC[t], Hs[t + 1], tmp)
+                _add_product(Hs[t], Whs, Z)
+            self._cell(Z, G[t], C[t], C[t + 1], TC[t], Hs[t + 1], tmp)
         logits = np.matmul(Hs[1:].reshape(T * B, H), W_v.T, out=self._buffer("P", (T * B, V)))
         logits += b_v
         logits -= logits.max(axis=1, keepdims=True)
@@ -229,7 +228,7 @@ class LSTM(Problem):
         np.matmul(P.T, Hs[1:].reshape(T * B, H), out=gW_v)
         P.sum(axis=0, out=gb_v)
         W_h = np.copyto(self._buffer("W_h", (4 * H, H)), W[:, :H]) or self._buffers["W_h"]
-        dA = self._buffers["Z"]  # the pre-activations are spent: δa takes their place
+        dA = self._buffer("dA", (T, B, 4 * H))
         dc, t1 = self._buffer("dc", (B, H)), self._buffer("t1", (B, H))
         S = self._buffer("S", (3, B, H))
         dc[:] = 0.0
