@@ -15,12 +15,15 @@ theta is (W1, W2, b1, b2), each row-major, in that order, as scipy.optimize.mini
 flat vector. Reference: A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanford, 2011.
 
 The five matrix products (W1 x, W2 a2, W2ᵀ δ3, δ3 a2ᵀ, δ2 xᵀ) are the unavoidable cost; the
-element-wise work is done in place on preallocated buffers, and nothing else makes a pass over a
-layer. Each layer's weights and bias are negated into one matrix [−W | −b] against [a; 1], so its
-product yields −z with the bias added and the sigmoid is a three-pass in-place chain e^{−z}, +1,
-1/· (scipy.special.expit measures 2.5–4× slower here). The gradient products take the same row of
-ones: δ [a; 1]ᵀ is [∇W | ∇b]·m, so the bias gradients' row sums cost one more column of a product
-instead of a pass over δ3, and the copy of ∇W into theta's layout is the pass that divides by m.
+element-wise work runs in place on preallocated buffers. A row of ones carries each bias through
+its product. The hidden layer's [−W1 | −b1] against [x; 1] yields −z2, and a2 is the in-place
+chain e^{−z}, +1, 1/· (scipy.special.expit measures 2.5–4× slower here). The output layer's
+[W2/2 | b2/2] against [a2; 1] yields z3/2, and a3 = (1 + τ)/2 with τ = tanh(z3/2): with the images
+kept as y = 2x − 1, the residual is r = τ − y = 2(a3 − x) and 8 δ3 = r (1 − τ²), so the layer
+costs a tanh, a subtraction, a dot product and three passes for δ3, and no reciprocal. The
+gradient products take the same rows of ones, δ [a; 1]ᵀ = m [∇W | ∇b] (the bias gradients' sums
+are one more column), through BLAS's dgemm with α = 1/(8m) and β times the forward's weight buffer
+giving λW: the only pass over the gradient left is its copy into theta's layout.
 """
 
 from __future__ import annotations
@@ -105,16 +108,15 @@ class Autoencoder(Problem):
         if samples is not None:
             samples = check_number(owner, "samples", samples, low=1, integer=True)
         x = self._load(data, samples)
-        self.visible, self.m = x.shape
-        v = self.visible
-        h = self.hidden
+        v, m = x.shape
+        self.visible, self.m, h = v, m, self.hidden
         self.dim = 2 * h * v + h + v
         self._w2_end = 2 * h * v
         # [x; 1] and [a2; 1]: a row of ones carries each bias through its product and gradient
-        self._x1 = np.ones((v + 1, self.m))
+        self._x1 = np.ones((v + 1, m))
         self._x1[:v] = x
         self.x = self._x1[:v]
-        self._a2_1 = np.ones((h + 1, self.m))
+        self._a2_1 = np.ones((h + 1, m))
         self._y = 2.0 * self.x - 1.0  # the images on tanh's scale: 2(a3 − x) = tanh(z3/2) − y
         self._buffers: dict[str, np.ndarray] = {}
 
@@ -172,10 +174,10 @@ class Autoencoder(Problem):
         np.matmul(_negated_affine(W1, b1, self._buffer("-W1|b1", (h, v + 1))), self._x1, out=a2)
         _sigmoid_of_negated_(a2)
         # a3 = σ(z3) = (1 + τ)/2, τ = tanh(z3/2): r = τ − y = 2(a3 − x), 1 − τ² = 4 a3(1 − a3)
-        tau = self._buffer("a3", (v, m))
+        tau = self._buffer("tau", (v, m))
         np.matmul(_half_affine(W2, b2, self._buffer("W2|b2/2", (v, h + 1))), self._a2_1, out=tau)
         np.tanh(tau, out=tau)
-        r = np.subtract(tau, self._y, out=self._buffer("diff", (v, m)))
+        r = np.subtract(tau, self._y, out=self._buffer("r", (v, m)))
         flat = r.reshape(-1)
         w = theta[: self._w2_end]
         cost = float(flat @ flat) / (8 * m) + 0.5 * self.weight_decay * float(w @ w)
@@ -208,8 +210,8 @@ class Autoencoder(Problem):
         s2 = np.subtract(1.0, a2, out=self._buffer("s2", a2.shape))
         s2 *= a2
         d2 *= s2
-        # δ3 [a2; 1]ᵀ = m [∇W2 | ∇b2] and δ2 [x; 1]ᵀ = m [∇W1 | ∇b1], weight decay aside: the
-        # forward's [W2/2 | b2/2] and [−W1 | −b1] give it as β = 2λ and −λ, and take the results
+        # [∇W | ∇b] = 8δ [a; 1]ᵀ / (8m) + λ [W | 0], the λW from the forward's weight buffers
+        # [W2/2 | b2/2] and [−W1 | −b1] at β = 2λ and −λ
         _gradient_product(0.125 / m, d3, self._a2_1, 2.0 * lam, self._buffers["W2|b2/2"], gW2,
                           gb2)
         _gradient_product(0.125 / m, d2, self._x1, -lam, self._buffers["-W1|b1"], gW1, gb1)
