@@ -227,7 +227,8 @@ class LSTM(Problem):
         dH = np.matmul(P, W_v, out=self._buffer("dH", (T * B, H))).reshape(T, B, H)
         np.matmul(P.T, Hs[1:].reshape(T * B, H), out=gW_v)
         P.sum(axis=0, out=gb_v)
-        W_h = np.copyto(self._buffer("W_h", (4 * H, H)), W[:, :H]) or self._buffers["W_h"]
+        W_h = self._buffer("W_h", (4 * H, H))
+        W_h[...] = W[:, :H]  # contiguous: dgemm takes it without a copy on every step
         dA = self._buffer("dA", (T, B, 4 * H))
         dc, t1 = self._buffer("dc", (B, H)), self._buffer("t1", (B, H))
         S = self._buffer("S", (3, B, H))
@@ -237,8 +238,7 @@ class LSTM(Problem):
                 _add_product(dA[t + 1], W_h, dH[t], transpose_b=False)  # δh_t
             self._cell_backward(G[t], dH[t], dc, C[t], TC[t], dA[t], t1, S)
         dA = dA.reshape(T * B, 4 * H)
-        np.matmul(dA.T, Hs[:-1].reshape(T * B, H), out=self._buffer("gW_h", (4 * H, H)))
-        gW[:, :H] = self._buffers["gW_h"]
+        np.matmul(dA.T, Hs[:-1].reshape(T * B, H), out=gW[:, :H])
         dWxT = self._onehot @ dA
         gW[:, H:] = dWxT.T
         dWxT.sum(axis=0, out=gb)  # every row of δa belongs to exactly one character
