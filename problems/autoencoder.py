@@ -16,13 +16,12 @@ flat vector. Reference: A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanf
 
 The five matrix products (W1 x, W2 a2, W2ᵀ δ3, δ3 a2ᵀ, δ2 xᵀ) are the unavoidable cost; the
 element-wise work runs in place on preallocated buffers. A row of ones carries each bias through
-its product. The hidden layer's [−W1 | −b1] against [x; 1] yields −z2, and a2 is the in-place
-chain e^{−z}, +1, 1/· (scipy.special.expit measures 2.5–4× slower here). The output layer's
-[W2/2 | b2/2] against [a2; 1] yields z3/2, and a3 = (1 + τ)/2 with τ = tanh(z3/2): with the images
-kept as y = 2x − 1, the residual is r = τ − y = 2(a3 − x) and 8 δ3 = r (1 − τ²), so the layer
-costs a tanh, a subtraction, a dot product and three passes for δ3, and no reciprocal. The
-gradient products take the same rows of ones, δ [a; 1]ᵀ = m [∇W | ∇b] (the bias gradients' sums
-are one more column), through BLAS's dgemm with α = 1/(8m) and β times the forward's weight buffer
+its product: a layer's [W/2 | b/2] against [a; 1] yields z/2, and σ(z) = (1 + τ)/2 with
+τ = tanh(z/2), which no exponential can overflow and which takes no reciprocal. In the output
+layer, with the images kept as y = 2x − 1, the residual is r = τ − y = 2(a3 − x) and
+8 δ3 = r (1 − τ²): a tanh, a subtraction, a dot product and three passes for δ3. The gradient
+products take the same rows of ones, δ [a; 1]ᵀ = m [∇W | ∇b] (the bias gradients' sums are one
+more column), through BLAS's dgemm with α = 1/(8m) and β = 2λ times the forward's [W/2 | b/2]
 giving λW: the only pass over the gradient left is its copy into theta's layout.
 """
 
@@ -39,26 +38,11 @@ from .base import Problem, check_number
 _TINY = np.finfo(float).eps
 
 
-def _negated_affine(W: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """[−W | −b] into ``out``: one product with [a; 1] then gives −(W a + b), bias included."""
-    np.negative(W, out=out[:, :-1])
-    np.negative(b, out=out[:, -1])
-    return out
-
-
 def _half_affine(W: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """[W/2 | b/2] into ``out``: one product with [a; 1] then gives z/2 = (W a + b)/2."""
     np.multiply(W, 0.5, out=out[:, :-1])
     np.multiply(b, 0.5, out=out[:, -1])
     return out
-
-
-def _sigmoid_of_negated_(nz: np.ndarray) -> np.ndarray:
-    """σ(z) = 1/(1 + e^{−z}) in place from nz = −z; e^{−z} = inf (z < −709) gives σ = 0."""
-    with np.errstate(over="ignore"):
-        np.exp(nz, out=nz)
-    nz += 1.0
-    return np.reciprocal(nz, out=nz)
 
 
 def _gradient_product(alpha: float, d: np.ndarray, a1: np.ndarray, beta: float, G: np.ndarray,
@@ -171,8 +155,10 @@ class Autoencoder(Problem):
         W1, W2, b1, b2 = self.unpack(theta)
         h, v, m = self.hidden, self.visible, self.m
         a2 = self._a2_1[:h]
-        np.matmul(_negated_affine(W1, b1, self._buffer("-W1|b1", (h, v + 1))), self._x1, out=a2)
-        _sigmoid_of_negated_(a2)
+        np.matmul(_half_affine(W1, b1, self._buffer("W1|b1/2", (h, v + 1))), self._x1, out=a2)
+        np.tanh(a2, out=a2)  # σ(z) = (1 + tanh(z/2))/2, which no exponential can overflow
+        a2 *= 0.5
+        a2 += 0.5
         # a3 = σ(z3) = (1 + τ)/2, τ = tanh(z3/2): r = τ − y = 2(a3 − x), 1 − τ² = 4 a3(1 − a3)
         tau = self._buffer("tau", (v, m))
         np.matmul(_half_affine(W2, b2, self._buffer("W2|b2/2", (v, h + 1))), self._a2_1, out=tau)
@@ -198,7 +184,7 @@ class Autoencoder(Problem):
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         theta = np.asarray(theta, dtype=float)
         cost, a2, d3, rho_hat = self._forward(theta)  # d3 holds 8 δ3, so d2 below 8 δ2
-        _, W2, _, _ = self.unpack(theta)
+        W2 = self.unpack(theta)[1]
         m, lam = self.m, self.weight_decay
         grad = np.empty(self.dim)
         gW1, gW2, gb1, gb2 = self.unpack(grad)
@@ -210,11 +196,10 @@ class Autoencoder(Problem):
         s2 = np.subtract(1.0, a2, out=self._buffer("s2", a2.shape))
         s2 *= a2
         d2 *= s2
-        # [∇W | ∇b] = 8δ [a; 1]ᵀ / (8m) + λ [W | 0], the λW from the forward's weight buffers
-        # [W2/2 | b2/2] and [−W1 | −b1] at β = 2λ and −λ
-        _gradient_product(0.125 / m, d3, self._a2_1, 2.0 * lam, self._buffers["W2|b2/2"], gW2,
-                          gb2)
-        _gradient_product(0.125 / m, d2, self._x1, -lam, self._buffers["-W1|b1"], gW1, gb1)
+        # [∇W | ∇b] = 8δ [a; 1]ᵀ / (8m) + λ [W | 0], the λW from the forward's [W/2 | b/2] at β = 2λ
+        bufs = self._buffers
+        _gradient_product(0.125 / m, d3, self._a2_1, 2 * lam, bufs["W2|b2/2"], gW2, gb2)
+        _gradient_product(0.125 / m, d2, self._x1, 2 * lam, bufs["W1|b1/2"], gW1, gb1)
         return cost, grad
 
     def describe(self) -> str:
