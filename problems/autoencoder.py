@@ -15,10 +15,14 @@ theta is (W1, W2, b1, b2), each row-major, in that order, as scipy.optimize.mini
 flat vector. Reference: A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanford, 2011.
 
 The five matrix products (W1 x, W2 a2, W2ᵀ δ3, δ3 a2ᵀ, δ2 xᵀ) are the unavoidable cost; the
-element-wise work is done in place on preallocated buffers. Each layer's weights and bias are
-negated into one matrix [−W | −b] against [a; 1], so its product yields −z with the bias added
-and the sigmoid is a three-pass in-place chain e^{−z}, +1, 1/· (scipy.special.expit measures
-2.5–4× slower here; the bias and the negation would each cost another pass over the layer).
+element-wise work runs in place on preallocated buffers. A row of ones carries each bias through
+its product: a layer's [W/2 | b/2] against [a; 1] yields z/2, and σ(z) = (1 + τ)/2 with
+τ = tanh(z/2), which no exponential can overflow and which takes no reciprocal. In the output
+layer, with the images kept as y = 2x − 1, the residual is r = τ − y = 2(a3 − x) and
+8 δ3 = r (1 − τ²): a tanh, a subtraction, a dot product and three passes for δ3. The gradient
+products take the same rows of ones, δ [a; 1]ᵀ = m [∇W | ∇b] (the bias gradients' sums are one
+more column), through BLAS's dgemm with α = 1/(8m) and β = 2λ times the forward's [W/2 | b/2]
+giving λW: the only pass over the gradient left is its copy into theta's layout.
 """
 
 from __future__ import annotations
@@ -26,27 +30,38 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg.blas import daxpy
+from scipy.linalg.blas import dgemm
 
 from . import datasets
 from .base import Problem, check_number
 
 _TINY = np.finfo(float).eps
+_BLOCK = 65_536
+"""Elements in a block of the output layer's element-wise passes, so that its τ, y and r stay in
+cache: on the 784 × 1000 layer, with other work running, the chain measures ~15% faster in blocks
+of 32k to 64k elements than over the whole layer."""
 
 
-def _negated_affine(W: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """[−W | −b] into ``out``: one product with [a; 1] then gives −(W a + b), bias included."""
-    np.negative(W, out=out[:, :-1])
-    np.negative(b, out=out[:, -1])
+def _half_affine(W: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """[W/2 | b/2] into ``out``: one product with [a; 1] then gives z/2 = (W a + b)/2."""
+    np.multiply(W, 0.5, out=out[:, :-1])
+    np.multiply(b, 0.5, out=out[:, -1])
     return out
 
 
-def _sigmoid_of_negated_(nz: np.ndarray) -> np.ndarray:
-    """σ(z) = 1/(1 + e^{−z}) in place from nz = −z; e^{−z} = inf (z < −709) gives σ = 0."""
-    with np.errstate(over="ignore"):
-        np.exp(nz, out=nz)
-    nz += 1.0
-    return np.reciprocal(nz, out=nz)
+def _gradient_product(alpha: float, d: np.ndarray, a1: np.ndarray, beta: float, G: np.ndarray,
+                      gW: np.ndarray, gb: np.ndarray) -> None:
+    """[gW | gb] = α d [a; 1]ᵀ + β G, G's bias column zeroed first: the decay term λW rides in β G.
+
+    By BLAS's dgemm on the transposed (column-major) views of the C-ordered arrays, no copies.
+    """
+    G[:, -1] = 0.0
+    Gt = G.T
+    r = dgemm(alpha, a1.T, d.T, beta, Gt, trans_a=1, overwrite_c=1)
+    if r is not Gt:  # f2py copied G (never for our contiguous buffers): take its result
+        G = r.T
+    np.copyto(gW, G[:, :-1])
+    np.copyto(gb, G[:, -1])
 
 
 class Autoencoder(Problem):
@@ -81,15 +96,16 @@ class Autoencoder(Problem):
         if samples is not None:
             samples = check_number(owner, "samples", samples, low=1, integer=True)
         x = self._load(data, samples)
-        self.visible, self.m = v, m = x.shape
-        h = self.hidden
+        v, m = x.shape
+        self.visible, self.m, h = v, m, self.hidden
         self.dim = 2 * h * v + h + v
         self._w2_end = 2 * h * v
-        # [x; 1] and [a2; 1]: a row of ones carries each layer's bias through its product
+        # [x; 1] and [a2; 1]: a row of ones carries each bias through its product and gradient
         self._x1 = np.ones((v + 1, m))
         self._x1[:v] = x
         self.x = self._x1[:v]
         self._a2_1 = np.ones((h + 1, m))
+        self._y = 2.0 * self.x - 1.0  # the images on tanh's scale: 2(a3 − x) = tanh(z3/2) − y
         self._buffers: dict[str, np.ndarray] = {}
 
     @staticmethod
@@ -131,28 +147,40 @@ class Autoencoder(Problem):
 
     def _buffer(self, key: str, shape: tuple[int, int]) -> np.ndarray:
         buf = self._buffers.get(key)
-        if buf is None:
+        if buf is None or buf.shape != shape:
             buf = self._buffers[key] = np.empty(shape)
         return buf
 
     def value(self, theta: np.ndarray) -> float:
-        return self._forward(np.asarray(theta, dtype=float))[0]
+        return self._forward(np.asarray(theta, dtype=float), backward=False)[0]
 
-    def _forward(self, theta: np.ndarray):
-        """Cost, a2, and δ3 = (a3 − x) ⊙ a3 ⊙ (1 − a3) (with (a3 − x) used up on the way)."""
+    def _forward(self, theta: np.ndarray, backward: bool = True):
+        """Cost, a2, and ρ̂; with ``backward``, 8 δ3 = 8 (a3 − x) ⊙ a3 ⊙ (1 − a3) (else a3's τ)."""
         W1, W2, b1, b2 = self.unpack(theta)
         h, v, m = self.hidden, self.visible, self.m
         a2 = self._a2_1[:h]
-        np.matmul(_negated_affine(W1, b1, self._buffer("-W1|b1", (h, v + 1))), self._x1, out=a2)
-        _sigmoid_of_negated_(a2)
-        a3 = self._buffer("a3", (v, m))
-        np.matmul(_negated_affine(W2, b2, self._buffer("-W2|b2", (v, h + 1))), self._a2_1,
-                  out=a3)
-        _sigmoid_of_negated_(a3)
-        diff = np.subtract(a3, self.x, out=self._buffer("diff", (v, m)))
-        flat = diff.reshape(-1)
+        np.matmul(_half_affine(W1, b1, self._buffer("W1|b1/2", (h, v + 1))), self._x1, out=a2)
+        np.tanh(a2, out=a2)  # σ(z) = (1 + tanh(z/2))/2, which no exponential can overflow
+        a2 *= 0.5
+        a2 += 0.5
+        # a3 = σ(z3) = (1 + τ)/2, τ = tanh(z3/2): r = τ − y = 2(a3 − x), 1 − τ² = 4 a3(1 − a3)
+        tau = self._buffer("tau", (v, m))
+        np.matmul(_half_affine(W2, b2, self._buffer("W2|b2/2", (v, h + 1))), self._a2_1, out=tau)
+        step = max(1, _BLOCK // m)
+        r_block = self._buffer("r", (min(step, v), m))
+        sq = 0.0
+        for lo in range(0, v, step):  # a block of rows at a time: its passes run in cache
+            t, y = tau[lo : lo + step], self._y[lo : lo + step]
+            np.tanh(t, out=t)
+            r = np.subtract(t, y, out=r_block[: len(t)])
+            flat = r.reshape(-1)
+            sq += float(flat @ flat)
+            if backward:  # 8 δ3 = r (1 − τ²) in τ's place
+                np.square(t, out=t)
+                np.subtract(1.0, t, out=t)
+                t *= r
         w = theta[: self._w2_end]
-        cost = 0.5 * float(flat @ flat) / m + 0.5 * self.weight_decay * float(w @ w)
+        cost = sq / (8 * m) + 0.5 * self.weight_decay * float(w @ w)
         rho_hat = None
         if self.sparsity is not None:
             rho, beta = self.sparsity, self.sparsity_weight
@@ -161,16 +189,12 @@ class Autoencoder(Problem):
             cost += beta * float(
                 np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
             )
-        # δ3 in a3's buffer, in three passes: diff ← diff ⊙ a3, a3 ← 1 − a3, a3 ← a3 ⊙ diff
-        diff *= a3
-        np.subtract(1.0, a3, out=a3)
-        a3 *= diff
-        return cost, a2, a3, rho_hat
+        return cost, a2, tau, rho_hat
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         theta = np.asarray(theta, dtype=float)
-        cost, a2, d3, rho_hat = self._forward(theta)
-        _, W2, _, _ = self.unpack(theta)
+        cost, a2, d3, rho_hat = self._forward(theta)  # d3 holds 8 δ3, so d2 below 8 δ2
+        W2 = self.unpack(theta)[1]
         m, lam = self.m, self.weight_decay
         grad = np.empty(self.dim)
         gW1, gW2, gb1, gb2 = self.unpack(grad)
@@ -178,18 +202,14 @@ class Autoencoder(Problem):
         d2 = np.matmul(W2.T, d3, out=self._buffer("d2", a2.shape))
         if rho_hat is not None:
             rho, beta = self.sparsity, self.sparsity_weight
-            d2 += (beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)))[:, None]
+            d2 += (8.0 * beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)))[:, None]
         s2 = np.subtract(1.0, a2, out=self._buffer("s2", a2.shape))
         s2 *= a2
         d2 *= s2
-
-        np.matmul(d3, a2.T, out=gW2)
-        np.matmul(d2, self.x.T, out=gW1)
-        np.sum(d3, axis=1, out=gb2)
-        np.sum(d2, axis=1, out=gb1)
-        grad /= m
-        if lam:  # in place: a temporary λ·W of 2·h·v floats costs page faults on every call
-            daxpy(theta[: self._w2_end], grad[: self._w2_end], a=lam)
+        # [∇W | ∇b] = 8δ [a; 1]ᵀ / (8m) + λ [W | 0], the λW from the forward's [W/2 | b/2] at β = 2λ
+        bufs = self._buffers
+        _gradient_product(0.125 / m, d3, self._a2_1, 2 * lam, bufs["W2|b2/2"], gW2, gb2)
+        _gradient_product(0.125 / m, d2, self._x1, 2 * lam, bufs["W1|b1/2"], gW1, gb1)
         return cost, grad
 
     def describe(self) -> str:
