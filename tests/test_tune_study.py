@@ -219,3 +219,36 @@ def test_the_shipped_study_finds_nag_settings_that_reach_the_threads_targets(tmp
     tuned = summary[summary["run_id"].isin(study["tuned_run_ids"])]
     assert (tuned["status"] == "target").all()
     assert (tuned["dist_final"] <= 2e-4).all() and (tuned["f_best"] <= 5e-4).all()
+
+
+def test_a_pruned_trial_stops_at_a_cut_budget(tmp_path):
+    """With a pruner, a trial runs at 1/9, then 1/3 of the budget, then all of it, reporting
+    its score at each; the median pruner stops those worse than the median at that budget."""
+    cfg = {**SMALL, "budget": {"evaluations": 900}, "stop_at_target": True,
+           "optimizers": [{"nag": {"lr": {"loguniform": [1.0e-6, 0.5]}, "momentum": 0.5}}],
+           "tune": {"trials": 12, "seeds": 1, "held_out": 1, "pruner": "median", "seed": 1}}
+    run_tune(tune_from_mapping(cfg), tmp_path / "p", workers=0, check=False, progress=False)
+    trials = _trials(tmp_path / "p" / "studies.sqlite3")
+    runs = {p.stem: json.loads(p.read_text())["spec"]["budget"]["evaluations"]
+            for p in (tmp_path / "p" / "runs").glob("*.json")}
+    states = {t["state"] for t in trials}
+    assert states == {"COMPLETE", "PRUNED"}, states
+    for t in trials:
+        budgets = [runs[r] for r in t["attrs"]["run_ids"]]
+        if t["state"] == "COMPLETE":
+            assert budgets == [100, 300, 900]
+        else:
+            assert budgets in ([100], [100, 300])
+
+
+def test_trials_run_on_a_dask_cluster(tmp_path):
+    import distributed
+
+    cfg = {**SMALL, "tune": {"trials": 3, "seeds": 2, "held_out": 1}}
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1",
+                                  dashboard_address=None, processes=True) as cluster:
+        outcome = run_tune(tune_from_mapping(cfg), tmp_path / "d", check=False, progress=False,
+                           scheduler=cluster.scheduler_address)
+    trials = _trials(tmp_path / "d" / "studies.sqlite3")
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 3
+    assert len(outcome.summary) == 2  # the held-out runs: best and defaults, one seed

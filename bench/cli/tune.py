@@ -49,8 +49,8 @@ def tune_table(studies: list[dict], settings: dict) -> str:
     for problem in dict.fromkeys(s["problem_label"] for s in studies):
         rows = [_row(s) for s in studies if s["problem_label"] == problem]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
-        lines += [problem, _line(HEADER, widths), _line(["-" * w for w in widths], widths),
-                  *(_line(r, widths).rstrip() for r in rows), ""]
+        lines += [problem, *(_line(r, widths) for r in [HEADER, ["-" * w for w in widths],
+                                                         *rows]), ""]
     trials = {s["trials_asked"] for s in studies}
     budget = (f"{trials.pop()} trials per optimizer (equal budgets)" if len(trials) == 1 else
               "trials per optimizer differ: " + ", ".join(f"{s['optimizer']} {s['trials_asked']}"
@@ -62,7 +62,7 @@ def tune_table(studies: list[dict], settings: dict) -> str:
 
 
 def _line(cells, widths) -> str:
-    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
 def _row(s: dict) -> tuple[str, ...]:
