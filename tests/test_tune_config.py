@@ -174,3 +174,26 @@ def test_run_refuses_a_tune_config_and_tune_loads_the_shipped_one():
                                                  "nelder-mead"]
     assert {p.trials for p in tune.plans} == {60} and tune.equal_trials
     assert tune.settings.held_out == (1, 2, 3) and tune.settings.seeds == (0,)
+
+
+def test_the_score_by_hand():
+    """A hit costs its evaluations; a miss 2 × 1000 plus a tenth of a budget per decade its
+    worst measure stayed above its target (log10(1 + m / t) / 10, at most one budget)."""
+    from optbench.bench.sweep.spec import Budget, RunSpec, Targets
+    from optbench.bench.tune.sampling import score
+
+    spec = RunSpec("ackley", "{}", "nag", "{}", 0, budget=Budget(evaluations=1000),
+                   targets=Targets(value=1e-3, distance=1e-2))
+    hit = {"target_hit": True, "fev_to_target": 250, "f_best": 1e-4, "f_opt": 0.0}
+    near = {"target_hit": False, "fev_to_target": None, "f_best": 0.1, "f_opt": 0.0,
+            "dist_final": 0.01}
+    far = {"target_hit": False, "fev_to_target": None, "f_best": 1e9, "f_opt": 0.0,
+           "dist_final": 1.0}
+    assert score("evals_to_target", 2.0, [(spec, hit)]) == 250.0
+    # f: log10(1 + 0.1/1e-3) = log10(101); distance: log10(1 + 1) = log10(2), smaller
+    assert score("evals_to_target", 2.0, [(spec, near)]) == pytest.approx(
+        1000 * (2 + 0.1 * 2.0043213737826426))
+    assert score("evals_to_target", 2.0, [(spec, far)]) == 3000.0  # capped at one budget
+    assert score("evals_to_target", 2.0, [(spec, hit), (spec, far)]) == 1625.0
+    assert score("best_f", 2.0, [(spec, hit), (spec, near)]) == pytest.approx(0.05005)
+    assert score("best_f", 2.0, [(spec, {"f_best": None})]) is None

@@ -7,7 +7,7 @@ one ``ConfigError`` line, ``FILE: key.path: what is wrong; what is valid``.
       sampler: tpe               # tpe (default), sobol or random
       seed: 0                    # the sampler's seed
       objective: evals_to_target # or best_f
-      penalty: 2                 # a run that misses the target counts penalty × budget.evaluations
+      penalty: 2                 # a miss costs penalty × budget.evaluations (+ its shortfall)
       seeds: 1                   # tuning seeds: a count (0..n-1) or a list
       held_out: 3                # seeds the best configuration and the defaults are re-run on
       pruner: none               # none, median or successive_halving
