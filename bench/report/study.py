@@ -30,7 +30,8 @@ from optbench.bench.report.figures import (
 )
 from optbench.bench.report.profiles import profile_figure, sweep_times
 
-MAX_PARAMS = 6
+MAX_PARAMS = 16
+PER_ROW = 4
 
 
 def load_study(root: Path):
@@ -165,31 +166,36 @@ def sensitivity_figure(study, doc, trials, folder: Path, fmt: str, colors, taken
     if rows.empty:
         return []
     params = [json.loads(p) for p in rows["params"]]
-    names = list(dict.fromkeys(k for p in params for k in p))[:MAX_PARAMS]
+    names = sorted(dict.fromkeys(k for p in params for k in p),
+                   key=lambda k: (k.count("."), k.split(".")[:2]))[:MAX_PARAMS]
     if not names:
         return []
-    fig, axes = new_figure(min(3.0 * len(names), 12.0), 3.2, ncols=len(names))
+    cols = min(len(names), PER_ROW)
+    fig, axes = _grid(len(names), cols)
     values = rows["value"].astype(float).to_numpy()
-    for ax, name in zip(axes, names, strict=True):
+    color = colors.get(study["optimizer"])
+    for ax, name in zip(axes, names, strict=False):
         xs = [p.get(name) for p in params]
         shown = [i for i, x in enumerate(xs) if x is not None]
         numeric = all(isinstance(xs[i], int | float) and not isinstance(xs[i], bool)
                       for i in shown)
         if numeric:
             x = np.array([float(xs[i]) for i in shown])
-            ax.plot(x, values[shown], "o", ms=3.5, alpha=0.7, color=colors.get(study["optimizer"]))
+            ax.plot(x, values[shown], "o", ms=3.5, alpha=0.7, color=color)
             if len(x) and x.min() > 0 and x.max() / x.min() > 100:
                 ax.set_xscale("log")
         else:
             cats = list(dict.fromkeys(str(xs[i]) for i in shown))
             jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(shown))
             pos = np.array([cats.index(str(xs[i])) for i in shown]) + jitter
-            ax.plot(pos, values[shown], "o", ms=3.5, alpha=0.7,
-                    color=colors.get(study["optimizer"]))
+            ax.plot(pos, values[shown], "o", ms=3.5, alpha=0.7, color=color)
             ax.set_xticks(range(len(cats)), cats, rotation=30, fontsize=7)
-        ax.set_xlabel(name, fontsize=8)
-        _log_if_positive(ax, values)
-    axes[0].set_ylabel("trial score")
+        ax.set_xlabel(f"{name} ({len(shown)} trials)", fontsize=8)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    _log_if_positive(axes[0], values)  # the axes share y
+    for ax in axes[::cols]:
+        ax.set_ylabel("trial score")
     fig.suptitle(f"{study['study']}: each trial's score against its sampled values", fontsize=9)
     path = folder / f"tune-sensitivity-{slug(study['study'], taken)}.{fmt}"
     return [FigureFile(save(fig, path), "Sensitivity (trials)",
@@ -197,6 +203,17 @@ def sensitivity_figure(study, doc, trials, folder: Path, fmt: str, colors, taken
                        f"trials; score: {_objective_text(doc)}). A schedule family's parameters "
                        "(lr.cosine.steps, ...) exist only in the trials that drew it.",
                        study["problem_label"])]
+
+
+def _grid(n: int, cols: int):
+    """A figure of n panels, ``cols`` to a row, sharing the y axis."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = -(-n // cols)
+    fig = Figure(figsize=(2.9 * cols, 2.7 * rows + 0.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, list(fig.subplots(rows, cols, squeeze=False, sharey=True).flat)
 
 
 def _tune_profile(results, doc, folder: Path, fmt: str, colors) -> FigureFile:
