@@ -144,6 +144,16 @@ def test_a_trial_cut_off_between_two_draws_gets_the_draws_it_would_have_had(tmp_
     (running,) = resumed.get_trials(states=(optuna.trial.TrialState.RUNNING,))
     again = optuna.trial.Trial(resumed, running._trial_id)
     assert draw(again, ["a", "b", "c"]) == expected
+    # and what it draws depends on the finished trials: the same history told to a new study
+    # gives the same draws; one trial told as the best instead, and they differ
+    for name, changed in (("same", None), ("changed", 4)):
+        other = study(name)
+        for k, t in enumerate(whole.trials[:12]):
+            other.add_trial(optuna.trial.create_trial(
+                params=t.params, distributions=t.distributions,
+                value=-100.0 if k == changed else t.value))
+        got = draw(other.ask(), ["a", "b", "c"])
+        assert (got == expected) is (changed is None), name
 
 
 def _overlap(db: Path) -> int:
