@@ -27,6 +27,8 @@ _EXPORTS = {
     "RunResult": "optbench.bench.api.single",
     "sweep": "optbench.bench.api.results",
     "load": "optbench.bench.api.results",
+    "tune": "optbench.bench.api.tune",
+    "TuneResults": "optbench.bench.api.tune",
     "Results": "optbench.bench.api.results",
     "Status": "optbench.bench.results.status",
     "Problem": "optbench.problems.base",
@@ -43,15 +45,16 @@ _EXPORTS = {
 
 __all__ = [
     "ConfigError", "DataError", "GradientCheck", "OptbenchError", "Optimizer", "ParameterError",
-    "Problem", "RegistryError", "Results", "ResultsError", "RunResult", "Status", "UsageError",
-    "__version__", "check_gradient", "check_number", "load", "optimizers", "problem", "problems",
-    "run", "sweep",
+    "Problem", "RegistryError", "Results", "ResultsError", "RunResult", "Status", "TuneResults",
+    "UsageError", "__version__", "check_gradient", "check_number", "load", "optimizers",
+    "problem", "problems", "run", "sweep", "tune",
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from optbench import optimizers, problems
     from optbench.bench.api.results import Results, load, sweep
     from optbench.bench.api.single import RunResult, run
+    from optbench.bench.api.tune import TuneResults, tune
     from optbench.bench.check.api import GradientCheck, check_gradient
     from optbench.bench.results.status import Status
     from optbench.errors import (

@@ -145,10 +145,17 @@ def test_lists_sweep_into_a_grid_with_stable_ids(tmp_path):
 
 
 def test_shipped_configs_load():
+    """Sweeps by the sweep loader, tune configs (a `tune:` section) by the tune loader."""
     from pathlib import Path
 
+    from optbench.bench.sweep.config import read_config
+    from optbench.bench.tune.config import is_tune_config, load_tune
+
     for cfg in sorted(Path(__file__).parent.parent.joinpath("configs").glob("*.yaml")):
-        assert load_sweep(cfg).specs, cfg
+        if is_tune_config(read_config(cfg)[1]):
+            assert load_tune(cfg).plans, cfg
+        else:
+            assert load_sweep(cfg).specs, cfg
 
 
 def test_exponent_floats_without_a_dot_are_numbers(tmp_path):

@@ -187,7 +187,8 @@ def _coloured_pixels(image: np.ndarray) -> int:
 
 def test_figures_are_not_blank(main_sweep):
     pngs = sorted((main_sweep / "figures").glob("*.png"))
-    assert len(pngs) == 15
+    assert len(pngs) == 16  # with the performance profile: targets on two problems
+    assert main_sweep / "figures" / "profile-configurations.png" in pngs
     for png in pngs:
         image = mpimg.imread(png)
         assert image.shape[0] > 300 and image.shape[1] > 500, png.name

@@ -1,5 +1,7 @@
 """The shipped configs: each runs as shipped (on a cut budget) and gets its report, and the
-claims their comments and the README make about who reaches a target hold."""
+claims their comments and the README make about who reaches a target hold. A tune config is
+validated by the tune loader; its runs here are each optimizer's defaults and the low end of
+every range of its search space."""
 
 import dataclasses
 import json
@@ -11,22 +13,46 @@ from optbench.bench.report.build import build_report
 from optbench.bench.results.records import Status
 from optbench.bench.results.store import Store
 from optbench.bench.run.runner import execute
-from optbench.bench.sweep.config import load_sweep
+from optbench.bench.sweep.config import load_sweep, read_config
 from optbench.bench.sweep.spec import Budget
+from optbench.bench.tune.config import is_tune_config, load_tune
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+def _low_end(distribution):
+    """The first value a space offers: the low end of a range, the first choice."""
+    return distribution.low if hasattr(distribution, "low") else distribution.choices[0]
+
+
+def _loaded(cfg: Path):
+    """(name, config text, specs) of a sweep, or of a tune config through the tune loader."""
+    if not is_tune_config(read_config(cfg)[1]):
+        sweep = load_sweep(cfg)
+        return sweep.name, sweep.text, sweep.specs
+    tune = load_tune(cfg)
+    seed = tune.settings.seeds[0]
+    specs = []
+    for plan in tune.plans:
+        low = plan.space.draw(lambda _name, distribution: _low_end(distribution))
+        specs += [plan.base[seed], plan.spec(seed, low)]
+    return tune.name, tune.text, specs
+
+
+def test_tune_configs_are_recognised():
+    assert [c.stem for c in CONFIGS if is_tune_config(read_config(c)[1])] == ["ackley_tune"]
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_every_shipped_config_runs_and_reports(cfg, tmp_path):
     """One spec per optimizer configuration, seed and budget cut to 30 evaluations."""
-    sweep = load_sweep(cfg)
+    name, text, specs = _loaded(cfg)
     firsts = {}
-    for spec in sweep.specs:
+    for spec in specs:
         firsts.setdefault((spec.problem_params, spec.optimizer, spec.optimizer_params), spec)
-    store = Store(tmp_path / sweep.name)
+    store = Store(tmp_path / name)
     store.prepare()
-    store.write_text("config.yaml", sweep.text)
+    store.write_text("config.yaml", text)
     for spec in firsts.values():
         record = execute(dataclasses.replace(spec, budget=Budget(evaluations=30)))
         assert not record.status.failed, (spec.optimizer_label, record.message)

@@ -1,4 +1,4 @@
-"""``optbench``: run sweeps, list what is registered, check gradients, rebuild reports.
+"""``optbench``: run sweeps, tune, list what is registered, check gradients, rebuild reports.
 
 Exit codes: 0 ok, 1 a check failed, 2 a usage or config error (one line, no traceback).
 Heavy modules (pandas, matplotlib, the runner) are imported inside the commands that need them.
@@ -88,6 +88,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from optbench.bench.cli.tune import tune_command
+
+    return tune_command(args)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from optbench.bench.report.build import report_command
 
@@ -118,6 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-check", action="store_true", help="skip the gradient check on entry")
     run.add_argument("--no-report", action="store_true", help="do not build the report")
     run.set_defaults(func=_cmd_run)
+
+    tune = sub.add_parser("tune", help="tune each optimizer with an equal budget (Optuna)")
+    tune.add_argument("config", help="YAML tune file, e.g. configs/ackley_tune.yaml")
+    tune.add_argument("--out", help="results folder (default: results/<name>)")
+    tune.add_argument("--workers", type=int,
+                      help="worker processes, as many trials in flight (default: CPU cores)")
+    tune.add_argument("--scheduler", help="address of a Dask scheduler to run on instead")
+    tune.add_argument("--resume", action="store_true",
+                      help="continue the stored studies (trials cut off by a kill included)")
+    tune.add_argument("--force", action="store_true", help="delete studies and runs, start over")
+    tune.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    tune.add_argument("--no-check", action="store_true", help="skip the gradient check on entry")
+    tune.add_argument("--no-report", action="store_true", help="do not build the report")
+    tune.set_defaults(func=_cmd_tune)
 
     ls = sub.add_parser("list", help="problems and optimizers with their parameters")
     ls.add_argument("--config", metavar="FILE",

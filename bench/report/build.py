@@ -178,6 +178,12 @@ def _figures(results, views, fmt: str):
                          "is no ECDF over all problems: it would repeat that problem's ECDF")
         else:
             notes.append("no problem has a known minimum f*, so no ECDF over all problems")
+        # tuning studies (tune.json) and performance profiles: bench/report/study.py
+        from optbench.bench.report.study import study_figures
+
+        got, why = study_figures(results, folder, fmt)
+        figures += got
+        notes += why
     if not any(v.dim == 2 for v in views):
         notes.append("no 2-D problem in this sweep, so no trajectory plot")
     return figures, notes
