@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from optbench._coco import FUNCTIONS, GROUPS, group_of
-from optbench.errors import ParameterError, RegistryError
+from optbench.errors import ParameterError, UsageError
 
 from .base import Problem, check_number
 
@@ -53,7 +53,7 @@ def _cocoex():
     try:
         import cocoex
     except ImportError:
-        raise RegistryError(EXTRA) from None
+        raise UsageError(EXTRA) from None
     return cocoex
 
 

@@ -15,7 +15,7 @@ from optbench._coco import FUNCTIONS, GROUPS
 from optbench.bench.cli.main import main
 from optbench.bench.run.runner import execute
 from optbench.bench.sweep.config import load_sweep, sweep_from_mapping
-from optbench.errors import ConfigError, ParameterError, RegistryError
+from optbench.errors import ConfigError, ParameterError, UsageError
 from optbench.problems.bbob import BBOB
 
 INSTANCES = (1, 2, 7)
@@ -123,7 +123,7 @@ def test_all_outside_a_sweep_says_what_it_means():
 
 def test_a_missing_cocoex_is_one_line_naming_the_extra(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "cocoex", None)  # import cocoex now raises ImportError
-    with pytest.raises(RegistryError, match=r"pip install 'optbench\[coco\]'"):
+    with pytest.raises(UsageError, match=r"pip install 'optbench\[coco\]'"):
         BBOB(function=1)
     assert main(["check", "bbob"]) == 2
     err = capsys.readouterr().err
