@@ -84,7 +84,7 @@ def export_coco(root: Path, out: Path) -> tuple[list[Path], list[str]]:
     by_alg: dict[str, list[dict]] = defaultdict(list)
     for doc in counted:
         by_alg[doc["summary"]["optimizer_label"]].append(doc)
-    folders = _folders(out, list(by_alg))
+    folders = _folders(out, sorted(by_alg))
     for alg, runs in by_alg.items():
         _write_algorithm(store, folders[alg], alg, runs, f"optbench {__version__}", root)
     return list(folders.values()), notes
