@@ -1,4 +1,4 @@
-"""COCO's bbob suite: 24 noiseless black-box functions, evaluated by cocoex (``optbench[coco]``).
+"""COCO's bbob suite: 24 noiseless black-box functions, evaluated by cocoex (optbench[coco]).
 
     problems:
       - bbob: {function: 8, dim: 10, instance: 3}   # one function, one instance
