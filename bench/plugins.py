@@ -195,11 +195,14 @@ class Plugins:
     def make_problem(self, name: str, params: dict[str, Any], base_dir: str | Path = ".",
                      seed: int | None = None) -> Any:
         """Build a problem; ``seed`` (the run's) fills the parameter the class names in
-        ``Problem.run_seeded`` when ``params`` leave it null (the LSTM's minibatch)."""
+        ``Problem.run_seeded`` when ``params`` leave it null (the LSTM's minibatch), as the
+        class's ``run_seed_value`` maps it (bbob's instance: seed + 1)."""
         key = self.resolve("problem", name, base_dir)
-        seeded = declared(self.problems.get(key), Problem, "run_seeded")
+        cls = self.problems.get(key)
+        seeded = declared(cls, Problem, "run_seeded")
         if seeded and seed is not None and params.get(seeded) is None:
-            params = {**params, seeded: seed}
+            value = cls.run_seed_value(seed) if issubclass(cls, Problem) else seed
+            params = {**params, seeded: value}
         return self.problems.build(key, params)
 
     def make_optimizer(self, name: str, params: dict[str, Any],

@@ -21,6 +21,7 @@ __version__ = "0.2.0"
 # public name -> the module that defines it (imported when the name is first used)
 _EXPORTS = {
     "problem": "optbench.problems.function",
+    "jax_problem": "optbench.problems.jax_problem",
     "check_gradient": "optbench.bench.check.api",
     "GradientCheck": "optbench.bench.check.api",
     "run": "optbench.bench.api.single",
@@ -46,8 +47,8 @@ _EXPORTS = {
 __all__ = [
     "ConfigError", "DataError", "GradientCheck", "OptbenchError", "Optimizer", "ParameterError",
     "Problem", "RegistryError", "Results", "ResultsError", "RunResult", "Status", "TuneResults",
-    "UsageError", "__version__", "check_gradient", "check_number", "load", "optimizers",
-    "problem", "problems", "run", "sweep", "tune",
+    "UsageError", "__version__", "check_gradient", "check_number", "jax_problem", "load",
+    "optimizers", "problem", "problems", "run", "sweep", "tune",
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
@@ -69,6 +70,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from optbench.optimizers.base import Optimizer
     from optbench.problems.base import Problem
     from optbench.problems.function import problem
+    from optbench.problems.jax_problem import jax_problem
     from optbench.registry import check_number
 
 

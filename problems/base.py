@@ -9,7 +9,7 @@ evaluations of ``value``, which ``grad_cost`` reports so that a counting oracle 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -55,8 +55,9 @@ class Problem:
     ``blocks`` (named slices of x, for per-block gradient checks), ``smooth`` (False when the
     objective has kinks where smooth methods may stall), ``param_docs`` (for ``optbench list``),
     and what the harness reads from the class before building it: ``run_seeded`` and
-    ``list_params`` (below). The registry checks the method signatures and these two when the
-    class is registered.
+    ``list_params`` (below), and the class methods ``run_seed_value``, ``expand`` and
+    ``title``. The registry checks the method signatures and the two attributes when the class
+    is registered; the three class methods are asked of Problem subclasses only.
     """
 
     name: ClassVar[str] = ""
@@ -71,6 +72,27 @@ class Problem:
     """Constructor parameters that take a list as one value, and how many list levels make one
     value (a point ``x0: [1, 2]``: 1; a matrix: 2). In a sweep config a list nested deeper than
     that sweeps over its items; a parameter not named here takes no list, so any list sweeps."""
+
+    @classmethod
+    def run_seed_value(cls, seed: int) -> Any:
+        """The value the run's seed gives the ``run_seeded`` parameter: the seed itself by
+        default (bbob: seed + 1, since COCO's instances start at 1)."""
+        return seed
+
+    @classmethod
+    def expand(cls, param: str, value: Any) -> list | None:
+        """The values ``param: value`` in a sweep config stands for, when it names several
+        (bbob's ``function: all`` is its 24 functions): the grid sweeps over them as over a
+        list written out. None (the default): the value is taken as written."""
+        return None
+
+    @classmethod
+    def title(cls, params: dict[str, Any]) -> str | None:
+        """The name tables and figures give the problem built from ``params`` (as the config
+        writes them, defaults left out), e.g. ``bbob f8 Rosenbrock original (moderate), 2-D``.
+        None (the default): ``name(param=value, ...)``. It must tell apart every two parameter
+        sets of one sweep, since the report groups runs by it."""
+        return None
 
     dim: int
     bounds: tuple[np.ndarray, np.ndarray] | None = None

@@ -289,7 +289,8 @@ def test_run_seeded_is_declared_on_problem():
     assert Problem.run_seeded is None and "run_seeded" in Problem.__annotations__
     assert "ClassVar" in str(Problem.__annotations__["run_seeded"])
     assert LSTM.run_seeded == "seed"
-    assert all(problems.registry.get(n).run_seeded in (None, "seed") for n in problems.registry)
+    assert all(problems.registry.get(n).run_seeded in (None, "seed", "instance")
+               for n in problems.registry)  # bbob: the instance (seed + 1, run_seed_value)
 
 
 def test_run_seeded_fills_the_named_parameter_of_a_plugin(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 
 from optbench.bench.errors import ConfigError
 from optbench.bench.results.records import RunRecord
-from optbench.bench.sweep.spec import Budget, RunSpec, Targets, canonical
+from optbench.bench.sweep.spec import RunSpec, Targets, canonical
 from optbench.problems.base import Problem
 
 __all__ = ["RunResult", "run"]
@@ -105,8 +105,8 @@ def run(problem: Problem | Callable | str | Mapping[str, Any], optimizer: str, *
     prob, name, params = _problem(problem, seed, x0)
     spec = RunSpec(problem=name, problem_params=canonical(params), optimizer=optimizer,
                    optimizer_params=_canonical(hyperparameters), seed=seed,
-                   budget=_section("budget", budget or DEFAULT_BUDGET, Budget),
-                   targets=_section("targets", targets or {}, Targets),
+                   budget=_section("budget", budget or DEFAULT_BUDGET, prob.dim),
+                   targets=_section("targets", targets or {}),
                    stop_at_target=stop_at_target, timeout=None)
     record = execute(spec, problem=prob, keep_x=True)
     return RunResult(
@@ -155,14 +155,16 @@ def _canonical(hyperparameters: dict[str, Any]) -> str:
                           "mappings (as in YAML)") from None
 
 
-def _section(key: str, value: Mapping[str, Any], kind: type) -> Any:
-    """``budget``/``targets`` validated as the YAML's sections are."""
+def _section(key: str, value: Mapping[str, Any], dim: int = 0) -> Any:
+    """``budget``/``targets`` validated as the YAML's sections are; a budget per dimension
+    (``1000 * dim``) resolved for the problem's ``dim``."""
     from pydantic import ValidationError
 
     from optbench.bench.sweep.config import BudgetModel, TargetsModel, pydantic_line
 
     model = BudgetModel if key == "budget" else TargetsModel
     try:
-        return kind(**model.model_validate(dict(value)).model_dump())
+        checked = model.model_validate(dict(value))
     except ValidationError as e:
         raise ConfigError(f"run: {pydantic_line(e, model, (key,))}") from None
+    return checked.resolve(dim) if key == "budget" else Targets(**checked.model_dump())

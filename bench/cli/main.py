@@ -100,6 +100,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return report_command(args)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from optbench.bench.cli.export import export_command
+
+    return export_command(args)
+
+
 def _version() -> str:
     from optbench import __version__
 
@@ -161,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", help="a results folder written by `optbench run`")
     report.add_argument("--format", default="png", choices=["png", "svg", "pdf"])
     report.set_defaults(func=_cmd_report)
+
+    export = sub.add_parser("export", help="write stored runs in another tool's format")
+    export.add_argument("--coco", metavar="DIR", required=True,
+                        help="COCO's data format (bbob runs), one folder per configuration, "
+                             "for cocopp and IOHanalyzer")
+    export.add_argument("results", help="a results folder written by `optbench run`")
+    export.set_defaults(func=_cmd_export)
     return parser
 
 

@@ -186,7 +186,18 @@ def _figures(results, views, fmt: str):
         notes += why
     if not any(v.dim == 2 for v in views):
         notes.append("no 2-D problem in this sweep, so no trajectory plot")
-    return figures, notes
+    got, why = _coco(results, views, fmt)  # bbob runs, or a sweep over dimensions
+    return figures + got, notes + why
+
+
+def _coco(results, views, fmt: str):
+    """COCO's measures (report/coco.py): ERT tables, ECDFs per bbob group, ERT against dim."""
+    from optbench.bench.report.coco import coco_report
+
+    try:
+        return coco_report(results.root, views[0].colors if views else {}, fmt)
+    except Exception as e:
+        return [], [f"COCO's measures (ERT, ECDFs per group) {FAILED_FIGURE} ({describe(e)})"]
 
 
 def _non_smooth_caption(figure, views):

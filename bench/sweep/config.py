@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
+    WrapValidator,
     model_validator,
 )
 from pydantic.types import PositiveFloat, PositiveInt, StrictBool
@@ -46,10 +49,37 @@ def _whole(v: Any) -> Any:
 
 Count = Annotated[PositiveInt, BeforeValidator(_whole)]
 
+_NUMBER = r"(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)"
+PER_DIM = re.compile(rf"^\s*(?:{_NUMBER}\s*\*\s*dim|dim\s*\*\s*{_NUMBER})\s*$")
+
+
+def _count_or_per_dim(value: Any, as_count):
+    """A count, or ``N * dim`` (N per dimension of each problem), kept as ``"N * dim"``."""
+    if not isinstance(value, str):
+        return as_count(value)
+    match = PER_DIM.match(value)
+    per_dim = float(match.group(1) or match.group(2)) if match else 0.0
+    if not per_dim > 0:
+        raise ValueError("must be a count >= 1, or 'N * dim' for N per dimension of each "
+                         "problem (like 1000 * dim)")
+    return f"{per_dim:g} * dim"
+
+
+# a count, or the text "N * dim" resolved per problem (BudgetModel.resolve)
+Scaled = Annotated[Count, WrapValidator(_count_or_per_dim),
+                   PlainSerializer(lambda v: v, return_type=Any)]
+
+
+def per_dimension(value: int | str | None, dim: int) -> int | None:
+    """A budget count for a problem of dimension ``dim``: ``N * dim`` rounded, at least 1."""
+    if not isinstance(value, str):
+        return value
+    return max(1, round(float(value.partition("*")[0]) * dim))
+
 
 class BudgetModel(_Strict):
-    evaluations: Count | None = None
-    iterations: Count | None = None
+    evaluations: Scaled | None = None
+    iterations: Scaled | None = None
     seconds: PositiveFloat | None = None
 
     @model_validator(mode="after")
@@ -57,6 +87,11 @@ class BudgetModel(_Strict):
         if self.evaluations is None and self.iterations is None and self.seconds is None:
             raise ValueError("give at least one of evaluations, iterations, seconds")
         return self
+
+    def resolve(self, dim: int) -> Budget:
+        """The budget of a problem of dimension ``dim`` (``1000 * dim``: 2000 at d = 2)."""
+        return Budget(evaluations=per_dimension(self.evaluations, dim),
+                      iterations=per_dimension(self.iterations, dim), seconds=self.seconds)
 
 
 class TargetsModel(_Strict):
@@ -320,19 +355,19 @@ def _expand(model: SweepModel, path: Path, base: Path,
             _build(path, f"optimizers[{i}].{name}", plugins.optimizers, key, combo)
             optimizers.append((name, canonical(combo)))
     seeds = range(model.seeds) if isinstance(model.seeds, int) else model.seeds
-    budget = Budget(**model.budget.model_dump())
     # each list without repeats, so the product has none: a setting listed twice runs once
     return [RunSpec(problem=p, problem_params=pp, optimizer=o, optimizer_params=op, seed=seed,
                     budget=budget, targets=targets, stop_at_target=model.stop_at_target,
                     timeout=model.timeout, base_dir=str(base), sweep=model.name,
-                    payload=payload)
-            for (p, pp, targets, payload), (o, op), seed in itertools.product(
+                    payload=payload, title=title)
+            for (p, pp, targets, payload, budget, title), (o, op), seed in itertools.product(
                 dict.fromkeys(problems), dict.fromkeys(optimizers), dict.fromkeys(seeds))]
 
 
 def _problem_settings(model: SweepModel, path: Path, plugins: Plugins, probs,
                       objects: dict[int, Any]) -> list[tuple]:
-    """(name, canonical params, targets, payload) of each problem setting, each built once."""
+    """(name, canonical params, targets, payload, budget, title) of each problem setting, each
+    built once (a budget per dimension is resolved here, where the dimension is known)."""
     payloads = _payloads(path, objects)
     sweep_targets = model.targets.model_dump()
     out = []
@@ -351,7 +386,9 @@ def _problem_settings(model: SweepModel, path: Path, plugins: Plugins, probs,
                     fix = "give this entry its own targets (value or grad_norm)"
                 raise ConfigError(f"{path}: {where}: problem {name!r} has no known minimizer, "
                                   f"so {what} cannot be judged for it; {fix}")
-            out.append((name, canonical(combo), targets, payloads.get(i)))
+            title = _title(plugins.problems, key, combo) if i not in objects else ""
+            out.append((name, canonical(combo), targets, payloads.get(i),
+                        model.budget.resolve(problem.dim), title))
     return out
 
 
@@ -452,10 +489,25 @@ def _axes(path, where, plugins: Plugins, kind: str, name, params,
         if isinstance(value, list) and _depth(value) > depth.get(param, 0):
             if not value:
                 raise ConfigError(f"{path}: {where}.{param}: an empty list sweeps over nothing")
-            axes.append([(param, v) for v in value])
+            values = [v for item in value for v in _expanded(cls, param, item)]
+            axes.append([(param, v) for v in values])
         else:
-            axes.append([(param, value)])
+            axes.append([(param, v) for v in _expanded(cls, param, value)])
     return key, axes
+
+
+def _expanded(cls: type, param: str, value: Any) -> list[Any]:
+    """``[value]``, or the values a problem class says it stands for (``Problem.expand``)."""
+    many = cls.expand(param, value) if isinstance(cls, type) and issubclass(cls, Problem) \
+        else None
+    return [value] if many is None else list(many)
+
+
+def _title(registry: Registry, key: str, params: dict[str, Any]) -> str:
+    """The problem's name in tables and figures, when its class gives one (``Problem.title``)."""
+    cls = registry.get(key)
+    title = cls.title(params) if issubclass(cls, Problem) else None
+    return title or ""
 
 
 BASES = {"problem": Problem, "optimizer": Optimizer}

@@ -72,6 +72,9 @@ class RunSpec:
     # an in-memory problem (optbench.sweep with a function or a Problem object), pickled by
     # value with cloudpickle so that worker processes need not import the user's script
     payload: bytes | None = field(default=None, compare=False, repr=False)
+    # the problem's name in tables and figures when its class gives one (Problem.title);
+    # empty: label(problem, params). Display only: not part of the id
+    title: str = field(default="", compare=False)
 
     @functools.cached_property  # hashed once per spec (frozen: the fields cannot change)
     def id(self) -> str:
@@ -82,7 +85,7 @@ class RunSpec:
         its ids, and an edited plugin gets new ones (its old numbers no longer hold).
         """
         data = asdict(self)
-        for key in ("sweep", "timeout", "base_dir", "payload"):  # timeout: a limit, not a cause
+        for key in ("sweep", "timeout", "base_dir", "payload", "title"):  # timeout: a limit
             data.pop(key)
         code = {n: _file_digest(self.base_dir, n) for n in (self.problem, self.optimizer)
                 if _is_file_entry(n)}
@@ -102,7 +105,7 @@ class RunSpec:
 
     @property
     def problem_label(self) -> str:
-        return label(self.problem, self.problem_kwargs)
+        return self.title or label(self.problem, self.problem_kwargs)
 
     @property
     def optimizer_label(self) -> str:
