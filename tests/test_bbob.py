@@ -10,6 +10,7 @@ import cocoex
 import numpy as np
 import pytest
 
+import optbench
 from optbench import problems
 from optbench._coco import FUNCTIONS, GROUPS
 from optbench.bench.cli.main import main
@@ -132,3 +133,11 @@ def test_a_missing_cocoex_is_one_line_naming_the_extra(monkeypatch, tmp_path, ca
     with pytest.raises(ConfigError, match=r"problems\[0\]\.bbob: problem 'bbob' needs cocoex"):
         sweep_from_mapping({"name": "x", "problems": ["bbob"], "optimizers": ["adam"],
                             "budget": {"evaluations": 10}})
+
+
+def test_optbench_run_names_the_function_too():
+    result = optbench.run({"bbob": {"function": 10, "dim": 3}}, "nelder-mead", seed=2,
+                          budget={"evaluations": "10 * dim"})
+    assert result.problem == "bbob f10 Ellipsoid (ill-conditioned), 3-D"
+    assert result.evaluations == 30
+    assert result.record.f_opt == cocoex.BareProblem("bbob", 10, 3, 3).best_value()

@@ -13,6 +13,7 @@ import pytest
 
 import optbench
 from optbench.bench.cli.main import main
+from optbench.bench.plugins import Plugins, using
 
 # cocopp tries its online archives on import: the proxy keeps that on the loopback (refused)
 OFFLINE = {**os.environ, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
@@ -127,7 +128,8 @@ def test_export_never_imports_what_the_folder_names(tmp_path):
     cfg = tmp_path / "sweep.yaml"
     cfg.write_text("name: plug\nproblems: [{bbob: {function: 2}}, {ackley: {dim: 2}}]\n"
                    "optimizers: [{myopt.py:Mine: {}}]\nbudget: {evaluations: 30}\n")
-    optbench.sweep(cfg, out=tmp_path / "res", workers=0, progress=False)
+    with using(Plugins()):  # fresh registries: the file plugin stays out of the process's
+        optbench.sweep(cfg, out=tmp_path / "res", workers=0, progress=False)
     (tmp_path / "imported.log").unlink()
     done = subprocess.run([sys.executable, "-m", "optbench", "export", "--coco",
                            str(tmp_path / "ex"), str(tmp_path / "res")], cwd=tmp_path,

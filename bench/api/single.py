@@ -107,7 +107,9 @@ def run(problem: Problem | Callable | str | Mapping[str, Any], optimizer: str, *
                    optimizer_params=_canonical(hyperparameters), seed=seed,
                    budget=_section("budget", budget or DEFAULT_BUDGET, prob.dim),
                    targets=_section("targets", targets or {}),
-                   stop_at_target=stop_at_target, timeout=None)
+                   stop_at_target=stop_at_target, timeout=None,
+                   title=(type(prob).title(params) or "") if isinstance(problem, str | Mapping)
+                   and isinstance(prob, Problem) else "")
     record = execute(spec, problem=prob, keep_x=True)
     return RunResult(
         problem=spec.problem_label, optimizer=spec.optimizer_label,
