@@ -21,6 +21,7 @@ BUILTINS = {
     "group_lasso": "optbench.problems.group_lasso:GroupLasso",
     "lstm": "optbench.problems.lstm:LSTM",
     "discriminative": "optbench.problems.discriminative:Discriminative",
+    "rosenbrock": "optbench.problems.rosenbrock:Rosenbrock",
 }
 
 # (method, its arguments after self, what they are): the calls the harness makes
