@@ -7,12 +7,9 @@ told so far). The optimizer is told the run's evaluation budget (``budget``; non
 has only an iteration or time budget) and the problem's bounds (``Array.set_bounds``); the start
 point is the parametrization's initial value and ``sigma`` its initial mutation scale.
 
-Nevergrad's optimizers have no stopping test of their own; the run ends by its budget. Those
-that wrap a library on a thread (``NelderMead``, ``BFGS``, ... from its recaster) warn when the
-wrapped method has finished: that ends the run as ``converged``, with the warning's text. An
-optimizer that raises ``NevergradEarlyStopping`` ends it the same way. Nevergrad's other warnings
-(inefficient settings and the like) are not shown. ``close()`` stops the recaster threads that
-Nevergrad starts, so none outlives the run.
+Nevergrad's optimizers have no stopping test of their own: the run ends by its budget (those
+that wrap a library on a thread, ``NelderMead``, ``BFGS``, ..., restart it until the budget is
+spent). ``close()`` stops the threads that Nevergrad's recaster starts, so none outlives the run.
 
 Arguments: ``sigma`` (1.0), ``num_workers`` (1), ``seed`` (null: the run's seed; the
 parametrization's ``random_state`` is ``numpy.random.RandomState(seed)``).
@@ -70,29 +67,12 @@ class NevergradOptimizer(Optimizer):
         self.x = x0
 
     def step(self) -> np.ndarray:
-        import nevergrad as ng
-
         opt = self.ng
-        with warnings.catch_warnings(record=True) as said:
-            warnings.simplefilter("always")
-            try:
-                candidates = [opt.ask() for _ in range(self.num_workers)]
-            except ng.errors.NevergradEarlyStopping as e:
-                return self._finish(f"Nevergrad stopped early: {e}" if str(e) else
-                                    "Nevergrad stopped early")
-            finished = [w for w in said
-                        if issubclass(w.category, ng.errors.FinishedUnderlyingOptimizerWarning)]
-            if finished:  # the wrapped method ended; the candidates are random: not evaluated
-                return self._finish(f"{self.member}: {finished[0].message}")
-            for candidate in candidates:
-                opt.tell(candidate, self.oracle.value(candidate.value))
-            self.x = np.asarray(opt.recommend().value, dtype=float)
+        candidates = [opt.ask() for _ in range(self.num_workers)]
+        for candidate in candidates:
+            opt.tell(candidate, self.oracle.value(candidate.value))
+        self.x = np.asarray(opt.recommend().value, dtype=float)
         self.nit += 1
-        return self.x
-
-    def _finish(self, message: str) -> np.ndarray:
-        self.converged = True
-        self.message = message
         return self.x
 
     def close(self) -> None:
