@@ -89,9 +89,12 @@ class Plugins:
             for ep in self._entry_points(group):
                 dist = ep.dist.name if ep.dist else "unknown distribution"
                 source = f"package {dist} (entry point {ep.value})"
-                if ep.name in registry:
+                prefix = registry.family_of(ep.name)
+                if ep.name in registry or prefix is not None:
+                    other = registry.source(ep.name) if prefix is None else \
+                        f"the family {prefix!r} ({registry.family_source(prefix)})"
                     line = (f"{kind} {ep.name!r} from {source}: name clashes with the one "
-                            f"from {registry.source(ep.name)}")
+                            f"from {other}")
                     self._clashes.setdefault((kind, ep.name), line)
                     self._note(kind, ep.name, line)
                     continue
@@ -145,13 +148,19 @@ class Plugins:
         """Make ``name`` usable as a ``kind`` ("problem"/"optimizer") and return its key.
 
         An entry point is imported now; ``module:Class`` and ``file.py:Class`` are imported and
-        registered (a file's key is ``/resolved/path.py@<content hash>:Class``). Raises
-        ``RegistryError`` with a line naming the plugin, its source and what is wrong.
+        registered (a file's key is ``/resolved/path.py@<content hash>:Class``); a family's
+        member (``scipy:BFGS``, ``cma``) is built from its library. Raises ``RegistryError`` with
+        a line naming the plugin, its source and what is wrong (for a family: the member and the
+        valid names, or the package to install).
         """
         self.scan()
         registry = self.registry(kind)
-        if (kind, name) in self._clashes and name in registry:
+        family = registry.family_of(name)
+        if (kind, name) in self._clashes and (name in registry or family is not None):
             self._warn_clash(kind, name)
+        if family is not None:  # before module:Class, which it resembles
+            registry.get(name)
+            return name
         self._load(kind, name)
         if name not in registry and (kind, name) in self._broken_names:
             raise RegistryError(f"plugin could not be loaded: {self._broken_names[kind, name]}")
@@ -205,9 +214,16 @@ class Plugins:
             params = {**params, seeded: value}
         return self.problems.build(key, params)
 
-    def make_optimizer(self, name: str, params: dict[str, Any],
-                       base_dir: str | Path = ".") -> Any:
-        return self.optimizers.build(self.resolve("optimizer", name, base_dir), params)
+    def make_optimizer(self, name: str, params: dict[str, Any], base_dir: str | Path = ".",
+                       seed: int | None = None) -> Any:
+        """Build an optimizer; ``seed`` (the run's) fills the parameter a stochastic optimizer
+        names in its ``run_seeded`` class attribute (CMA-ES, Nevergrad: ``"seed"``) when
+        ``params`` leave it null, so that the seeds of a sweep are different runs."""
+        key = self.resolve("optimizer", name, base_dir)
+        seeded = getattr(self.optimizers.get(key), "run_seeded", None)
+        if seeded and seed is not None and params.get(seeded) is None:
+            params = {**params, seeded: seed}
+        return self.optimizers.build(key, params)
 
 
 _default = Plugins(problems.registry, optimizers.registry)
@@ -242,8 +258,9 @@ def make_problem(name: str, params: dict[str, Any], base_dir: str | Path = ".",
     return _default.make_problem(name, params, base_dir, seed)
 
 
-def make_optimizer(name: str, params: dict[str, Any], base_dir: str | Path = ".") -> Any:
-    return _default.make_optimizer(name, params, base_dir)
+def make_optimizer(name: str, params: dict[str, Any], base_dir: str | Path = ".",
+                   seed: int | None = None) -> Any:
+    return _default.make_optimizer(name, params, base_dir, seed)
 
 
 def load_entry_points() -> None:

@@ -3,16 +3,23 @@
 A leaf module beside the public face, so that neither package imports the other (DESIGN:
 ``problems`` and ``optimizers`` never import each other or ``bench``). Built-ins are declared
 as lazy ``"module:Class"`` strings so that importing them costs nothing until a class is used.
+
+A registry also holds *families*: names spelled ``PREFIX:MEMBER`` (``scipy:BFGS``) whose classes
+a wrapped library makes (``Family``). A family is registered once, by prefix; a member's class is
+built and checked the first time its name is used, and kept like any other entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import importlib.util
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from weakref import WeakKeyDictionary
 
 from optbench.errors import ParameterError, RegistryError
@@ -130,6 +137,7 @@ class Entry:
     source: str  # "built-in", "package <dist> (entry point)", "file <path>"
     loader: Callable[[], Any] | None = None  # imports the class on first use (an entry point)
     cls: type | None = None  # the class, once loaded and checked
+    family: str | None = None  # the prefix of the family that made it, if one did
 
     def load(self) -> type:
         if self.loader is not None:  # cleared only once it succeeded: a failure may be retried
@@ -138,6 +146,137 @@ class Entry:
             module, _, attr = self.target.partition(":")
             self.target = getattr(importlib.import_module(module), attr)
         return self.target
+
+
+class Family:
+    """Registry names spelled ``PREFIX:MEMBER`` whose classes a wrapped library makes.
+
+    Subclasses set ``prefix``, ``summary``, ``libraries`` (the import names it needs) and
+    ``extra`` (the optbench extra that installs them), and define ``_members()`` (the member
+    names, read from the library) and ``_build(member)`` (the class for one member, checked by the
+    registry like any other). ``bare`` families have one member spelled ``PREFIX`` alone (``cma``).
+    ``known`` lists member names that are known without importing the library; the registry
+    suggests them for misspelt names (``adamw`` → ``optax:adamw``).
+    """
+
+    kind: ClassVar[str] = "optimizer"
+    prefix: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    noun: ClassVar[str] = "member"  # what a member is called in messages ("method")
+    libraries: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+    bare: ClassVar[bool] = False
+    known: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self._cached: list[str] | None = None
+
+    def missing(self) -> str | None:
+        """The one line saying which package to install, or None when the libraries are
+        installed (found, not imported: ``optbench list`` asks this of every family)."""
+        for library in self.libraries:
+            try:
+                found = sys.modules[library] if library in sys.modules else \
+                    importlib.util.find_spec(library)
+            except (ImportError, ValueError):
+                found = None
+            if found is None:
+                return self._needs(library)
+        return None
+
+    def _needs(self, library: str) -> str:
+        how = f": pip install 'optbench[{self.extra}]'" if self.extra else ""
+        return f"{self.kind} family {self.prefix!r} needs the {library} package{how}"
+
+    def require(self) -> None:
+        why = self.missing()
+        if why:
+            raise RegistryError(why)
+
+    def members(self) -> list[str]:
+        """Every member's name, without the prefix (imports the library)."""
+        if self._cached is None:
+            self.require()
+            with self._importing():
+                self._cached = [""] if self.bare else sorted(self._members(), key=str.lower)
+        return list(self._cached)
+
+    @contextlib.contextmanager
+    def _importing(self) -> Iterator[None]:
+        """An ImportError of one of the libraries (installed but broken) as the one line."""
+        try:
+            yield
+        except ImportError as e:
+            library = (e.name or "").partition(".")[0]
+            if library not in self.libraries:
+                raise
+            raise RegistryError(f"{self._needs(library)} (importing it failed: {e})") from None
+
+    def spell(self, member: str) -> str:
+        return self.prefix if self.bare else f"{self.prefix}:{member}"
+
+    def claims(self, name: str) -> bool:
+        return name == self.prefix or name.startswith(self.prefix + ":")
+
+    def build(self, name: str) -> type:
+        """The class for the full ``name``; RegistryError naming the family, the member and the
+        valid names when it has no such member."""
+        members = self.members()
+        member = "" if self.bare and name == self.prefix else name.partition(":")[2]
+        if member not in members:
+            raise RegistryError(self._unknown(name, member, members))
+        with self._importing():
+            return self._build(member)
+
+    def _unknown(self, name: str, member: str, members: list[str]) -> str:
+        spelled = [self.spell(m) for m in members]
+        if self.bare:
+            return f"unknown {self.kind} {name!r}: the {self.prefix} family is spelled " \
+                   f"{self.prefix!r} alone"
+        if len(members) > 40:
+            valid = f"{len(members)} names, which `optbench list {self.prefix}` shows"
+        else:
+            valid = ", ".join(spelled)
+        if not member:
+            return f"{name!r} names the {self.prefix} family: name one of its {self.noun}s " \
+                   f"as {self.prefix}:<{self.noun}>; valid: {valid}"
+        close = suggestions(member, members)
+        hint = f" (did you mean {', '.join(self.spell(c) for c in close)}?)" if close else ""
+        return f"unknown {self.prefix} {self.noun} {member!r} in {name!r}{hint}; valid: {valid}"
+
+    def _members(self) -> list[str]:
+        raise NotImplementedError
+
+    def _build(self, member: str) -> type:
+        raise NotImplementedError
+
+
+def suggestions(name: str, names: Iterable[str], n: int = 3) -> list[str]:
+    """Names close to ``name``: same letters in another case first, then difflib's."""
+    names = list(names)
+    same = [m for m in names if m.lower() == name.lower() and m != name]
+    close = difflib.get_close_matches(name, names, n=n, cutoff=0.5)
+    return list(dict.fromkeys([*same, *close]))[:n]
+
+
+def with_signature(base: type, name: str, params: Sequence[Param], namespace: dict[str, Any],
+                   module: str) -> type:
+    """A subclass of ``base`` whose ``__init__`` shows ``params`` (keyword-only, with their
+    defaults) as its signature, which is what the registry validates and ``optbench list``
+    prints; the call goes on to ``base.__init__(self, **given)``."""
+
+    def __init__(self, **given):
+        base.__init__(self, **given)
+
+    __init__.__signature__ = inspect.Signature([
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *(inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default)
+          for p in params),
+    ])
+    docs = {p.name: p.doc for p in params if p.doc}
+    cls = type(name, (base,), {"__init__": __init__, "param_docs": docs, "__module__": module,
+                               **namespace})
+    return cls
 
 
 class Registry:
@@ -151,6 +290,7 @@ class Registry:
         self.kind = kind
         self._check = check  # returns why a class breaks the contract, or None
         self._entries: dict[str, Entry] = {}
+        self._families: dict[str, Entry] = {}  # prefix -> its Family (target "module:object")
 
     def add(self, name: str, target: type | str | None, source: str = "built-in",
             loader: Callable[[], Any] | None = None, label: str | None = None) -> None:
@@ -163,6 +303,10 @@ class Registry:
             other = self._entries[name]
             raise RegistryError(f"{self.kind} name {label or name!r} from {source} clashes "
                                 f"with the one from {other.source}")
+        prefix = self.family_of(name)
+        if prefix is not None:
+            raise RegistryError(f"{self.kind} name {label or name!r} from {source} clashes "
+                                f"with the family {prefix!r} from {self._families[prefix].source}")
         entry = Entry(name, target, source, loader)
         if isinstance(target, type):
             self._ready(entry, label)
@@ -179,7 +323,35 @@ class Registry:
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._entries))
+        """Registered names, without the family members built so far (see ``families``)."""
+        return iter(sorted(n for n, e in self._entries.items() if e.family is None))
+
+    # -- families --------------------------------------------------------------------------
+    def add_family(self, prefix: str, target: Family | str, source: str = "built-in") -> None:
+        """Register a family by its prefix: ``target`` is a ``Family`` or ``"module:object"``
+        naming one (imported when one of its names is first used)."""
+        if prefix in self._families or prefix in self._entries or ":" in prefix:
+            raise RegistryError(f"{self.kind} family {prefix!r} from {source} clashes with a "
+                                "registered name, or holds ':'")
+        self._families[prefix] = Entry(prefix, target, source)
+
+    def families(self) -> list[str]:
+        return sorted(self._families)
+
+    def family(self, prefix: str) -> Family:
+        """The family registered as ``prefix`` (its module imported, not its library)."""
+        entry = self._families[prefix]
+        if entry.cls is None:
+            entry.cls = entry.load()
+        return entry.cls
+
+    def family_of(self, name: str) -> str | None:
+        """The prefix of the family that spells ``name`` (``scipy`` for ``scipy:BFGS``), or None."""
+        prefix = name.partition(":")[0]
+        return prefix if prefix in self._families else None
+
+    def family_source(self, prefix: str) -> str:
+        return self._families[prefix].source
 
     def source(self, name: str) -> str:
         return self._entry(name).source
@@ -209,9 +381,20 @@ class Registry:
         return cls(**params)
 
     def suggest(self, name: str) -> str:
-        """' (did you mean ...?)' naming the closest known names, or ''."""
-        close = difflib.get_close_matches(name, list(self), n=3, cutoff=0.5)
-        return f" (did you mean {', '.join(close)}?)" if close else ""
+        """' (did you mean ...?)' naming the closest known names, or ''.
+
+        Family members known without importing their library count too: ``adamw`` suggests
+        ``optax:adamw``, ``bfgs`` ``scipy:BFGS``.
+        """
+        names = list(self)
+        spelled = {}
+        for prefix in self._families:
+            family = self.family(prefix)
+            for member in family.known or ([""] if family.bare else []):
+                spelled.setdefault(member or prefix, family.spell(member))
+        close = suggestions(name, names, n=3)
+        close += [spelled[m] for m in suggestions(name, spelled, n=3) if spelled[m] not in close]
+        return f" (did you mean {', '.join(close[:3])}?)" if close else ""
 
     def _ready(self, entry: Entry, label: str | None = None) -> type:
         """Load the class of ``entry`` and check it; kept only once it passed."""
@@ -226,13 +409,23 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            valid = ", ".join(self) or "none"
-            close = self.suggest(name)
-            hint = "" if close else ("; a plugin of yours? install its package, or name the "
-                                     "file that defines it as path/to/file.py:Class")
-            raise RegistryError(
-                f"unknown {self.kind} {name!r}{close}; known: {valid}{hint}"
-            ) from None
+            pass
+        prefix = self.family_of(name)
+        if prefix is not None:  # a family member used for the first time: build and check it
+            entry = Entry(name, self.family(prefix).build(name),
+                          f"{self._families[prefix].source} family {prefix!r}", family=prefix)
+            self._ready(entry)
+            self._entries[name] = entry
+            return entry
+        valid = ", ".join(self) or "none"
+        if self._families:
+            valid += "; families: " + ", ".join(
+                p if self.family(p).bare else f"{p}:<{self.family(p).noun}>"
+                for p in self._families)
+        close = self.suggest(name)
+        hint = "" if close else ("; a plugin of yours? install its package, or name the "
+                                 "file that defines it as path/to/file.py:Class")
+        raise RegistryError(f"unknown {self.kind} {name!r}{close}; known: {valid}{hint}")
 
 
 def check_number(

@@ -1,8 +1,10 @@
 """Optimizers behind one step interface, found by name.
 
-``optimizers.make("adam", lr=0.01)`` builds one; ``optimizers.registry`` lists them (built-ins
-and plugins alike) with their hyperparameters, defaults and valid ranges. ``new_registry()`` is
-a registry of the built-ins alone, for a harness (or a test) that keeps its plugins apart.
+``optimizers.make("adam", lr=0.01)`` builds one, and so does ``optimizers.make("scipy:BFGS")``
+for the families that wrap libraries (scipy, cma, nevergrad, optax); ``optimizers.registry``
+lists them (built-ins and plugins alike) with their hyperparameters, defaults and valid ranges.
+``new_registry()`` is a registry of the built-ins alone, for a harness (or a test) that keeps
+its plugins apart.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ BUILTINS = {
     "nelder-mead": "optbench.optimizers.nelder_mead:NelderMead",
 }
 
+# families: names spelled PREFIX:MEMBER (cma alone), classes made from the wrapped library
+FAMILIES = {
+    "scipy": "optbench.optimizers.scipy_family:family",
+    "cma": "optbench.optimizers.cma_es:family",
+    "nevergrad": "optbench.optimizers.nevergrad_family:family",
+    "optax": "optbench.optimizers.optax_family:family",
+}
+
 # (method, its arguments after self, what they are): the calls the runner makes
 METHODS = (
     ("start", ("oracle", "x0"), "the oracle and the start point x0"),
@@ -61,6 +71,8 @@ def new_registry() -> Registry:
     fresh = Registry("optimizer", _check)
     for name, target in BUILTINS.items():
         fresh.add(name, target)
+    for prefix, target in FAMILIES.items():
+        fresh.add_family(prefix, target)
     return fresh
 
 

@@ -22,6 +22,7 @@ BUILTINS = {
     "lstm": "optbench.problems.lstm:LSTM",
     "discriminative": "optbench.problems.discriminative:Discriminative",
     "bbob": "optbench.problems.bbob:BBOB",  # needs cocoex (optbench[coco]) when built
+    "rosenbrock": "optbench.problems.rosenbrock:Rosenbrock",
 }
 
 # (method, its arguments after self, what they are): the calls the harness makes

@@ -1,8 +1,12 @@
-"""``optbench list``: every problem and optimizer with its parameters, defaults and source."""
+"""``optbench list``: every problem and optimizer with its parameters, defaults and source;
+the families (``scipy:<method>``, ``cma``, ...) with how many members each has; and, for
+``optbench list NAME``, one name in full (a family's prefix: its members' names)."""
 
 from __future__ import annotations
 
 import inspect
+import re
+import textwrap
 from pathlib import Path
 
 from optbench.bench.errors import describe
@@ -70,7 +74,8 @@ def config_plugins(config: Path, plugins: Plugins) -> dict[str, list[tuple[str, 
         for entry in entries if isinstance(entries, list) else []:
             for name in entry if isinstance(entry, dict) else []:
                 if not isinstance(name, str) or ":" not in name or \
-                        name in {shown for shown, _, _ in rows}:
+                        name in {shown for shown, _, _ in rows} or \
+                        plugins.registry(kind).family_of(name) is not None:
                     continue
                 try:
                     rows.append((name, plugins.resolve(kind, name, base), ""))
@@ -79,13 +84,80 @@ def config_plugins(config: Path, plugins: Plugins) -> dict[str, list[tuple[str, 
     return out
 
 
+def _families(registry: Registry) -> list[str]:
+    """One line per family: its spelling, source, member count and summary, or why it is not
+    available (the package to install)."""
+    if not registry.families():
+        return []
+    lines = ["", f"{registry.kind} families (`optbench list PREFIX` names the members, "
+                 f"`optbench list PREFIX:MEMBER` shows one):"]
+    for prefix in registry.families():
+        family = registry.family(prefix)
+        shown = prefix if family.bare else f"{prefix}:<{family.noun}>"
+        source = registry.family_source(prefix)
+        why = family.missing()
+        if why:
+            lines.append(f"  {shown}  [{source}]  unavailable: {why}")
+            continue
+        count = len(family.members())
+        many = f"{count} {family.noun}{'s' if count != 1 else ''}"
+        lines.append(f"  {shown}  [{source}]  {many}: {family.summary}")
+    return lines
+
+
+def _reference(cls: type) -> str:
+    """The class's ``reference``, else the "Reference:" paragraph of its module's docstring."""
+    ref = getattr(cls, "reference", None)
+    if not ref:
+        doc = inspect.getmodule(cls).__doc__ or ""
+        found = re.search(r"^References?:\s*(.*?)(?:\n\s*\n|\Z)", doc, re.M | re.S)
+        ref = " ".join(found.group(1).split()) if found else ""
+    return ref
+
+
+def one(name: str, plugins: Plugins | None = None) -> str:
+    """The text of ``optbench list NAME``: one problem, optimizer or family member with every
+    parameter, its default and what it means, and its reference; a family's prefix lists its
+    members. An unknown name raises RegistryError (with suggestions)."""
+    plugins = plugins or default()
+    for kind in ("optimizer", "problem"):
+        registry = plugins.registry(kind)
+        if name in registry.families() and not registry.family(name).bare:
+            family = registry.family(name)
+            family.require()
+            members = [family.spell(m) for m in family.members()]
+            body = textwrap.fill(", ".join(members), width=100, initial_indent="  ",
+                                 subsequent_indent="  ", break_on_hyphens=False)
+            return (f"{name}:<{family.noun}>  [{registry.family_source(name)}]  "
+                    f"{family.summary}\n{len(members)} {family.noun}s:\n{body}")
+    kinds = [k for k in ("optimizer", "problem")
+             if name in plugins.registry(k) or plugins.registry(k).family_of(name)]
+    if not kinds:  # entry points are registered by name first
+        plugins.scan()
+        kinds = [k for k in ("optimizer", "problem") if name in plugins.registry(k)]
+    kind = kinds[0] if kinds else ("optimizer" if ":" in name else "problem")
+    key = plugins.resolve(kind, name)
+    registry = plugins.registry(kind)
+    cls = registry.get(key)  # an unknown name raises here, naming what is valid
+    lines = [f"{name}  ({kind}) [{registry.source(key)}]  {_summary(cls)}"]
+    for p in registry.params(key):
+        doc = f"  {p.doc}" if p.doc else ""
+        lines.append(f"    {p.name} = {_default(p.default)}{doc}")
+    ref = _reference(cls)
+    if ref:
+        lines.append(f"  reference: {ref}")
+    return "\n".join(lines)
+
+
 def listing(config: str | Path | None = None, plugins: Plugins | None = None) -> str:
     """The text of ``optbench list`` for ``plugins`` (default: the process's)."""
     plugins = plugins or default()
     plugins.load_all()
     named = config_plugins(Path(config), plugins) if config is not None else {}
     lines = _section(plugins.problems, "problems:", named.get("problem", []))
+    lines += _families(plugins.problems)
     lines += ["", *_section(plugins.optimizers, "optimizers:", named.get("optimizer", []))]
+    lines += _families(plugins.optimizers)
     broken = plugins.broken()
     if broken:
         lines += ["", "plugins that could not be loaded:", *(f"  {b}" for b in broken)]

@@ -76,9 +76,11 @@ def _coords(text: str) -> float:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from optbench.bench.cli.listing import listing
+    from optbench.bench.cli.listing import listing, one
 
-    print(listing(args.config))
+    if args.name is not None and args.config is not None:
+        raise UsageError("list: give a NAME or --config FILE, not both")
+    print(one(args.name) if args.name is not None else listing(args.config))
     return 0
 
 
@@ -146,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.set_defaults(func=_cmd_tune)
 
     ls = sub.add_parser("list", help="problems and optimizers with their parameters")
+    ls.add_argument("name", nargs="?", metavar="NAME",
+                    help="show one in full: a problem, an optimizer, a family member "
+                         "(scipy:BFGS), or a family (nevergrad) to name its members")
     ls.add_argument("--config", metavar="FILE",
                     help="also list the file.py:Class and module:Class plugins this sweep names")
     ls.set_defaults(func=_cmd_list)

@@ -111,7 +111,8 @@ def execute(spec: RunSpec, problem=None, keep_x: bool = False) -> RunRecord:
         try:
             if problem is None:
                 problem = build_problem(spec)
-            optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir)
+            optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir,
+                                       spec.seed)
             x0 = np.asarray(problem.initial_point(np.random.default_rng(spec.seed)), dtype=float)
         except Exception as e:
             verdict = decide(Signals(End.SETUP, describe(e)))
