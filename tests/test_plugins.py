@@ -543,3 +543,15 @@ def test_a_module_beside_the_config_is_found_without_installing(tmp_path, capsys
     df = pd.read_parquet(out / "summary.parquet")
     # plain gradient descent on |x|^2 from (1, 1): x_k = (1 - 2·0.1)^k (1, 1)
     assert df.f_final.iloc[0] == pytest.approx(2 * 0.8 ** 6, rel=1e-12)
+
+
+def test_a_file_plugin_imports_the_modules_beside_it(tmp_path, capsys):
+    (tmp_path / "shared_math.py").write_text("def square_norm(x):\n    return float(x @ x)\n")
+    (tmp_path / "beside.py").write_text(
+        "import numpy as np\nfrom shared_math import square_norm\nfrom optbench import Problem\n"
+        "\n\nclass Beside(Problem):\n    name = 'beside'\n\n    def __init__(self):\n"
+        "        self.dim = 2\n\n    def initial_point(self, rng):\n"
+        "        return np.array([1.0, -2.0])\n\n    def value(self, x):\n"
+        "        return square_norm(x)\n\n    def grad(self, x):\n        return 2 * x\n")
+    assert main(["check", f"{tmp_path / 'beside.py'}:Beside"]) == 0
+    assert "PASS" in capsys.readouterr().out
