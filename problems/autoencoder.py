@@ -19,10 +19,11 @@ element-wise work runs in place on preallocated buffers. A row of ones carries e
 its product: a layer's [W/2 | b/2] against [a; 1] yields z/2, and σ(z) = (1 + τ)/2 with
 τ = tanh(z/2), which no exponential can overflow and which takes no reciprocal. In the output
 layer, with the images kept as y = 2x − 1, the residual is r = τ − y = 2(a3 − x) and
-8 δ3 = r (1 − τ²): a tanh, a subtraction, a dot product and three passes for δ3. The gradient
-products take the same rows of ones, δ [a; 1]ᵀ = m [∇W | ∇b] (the bias gradients' sums are one
-more column), through BLAS's dgemm with α = 1/(8m) and β = 2λ times the forward's [W/2 | b/2]
-giving λW: the only pass over the gradient left is its copy into theta's layout.
+8 δ3 = r (1 − τ²): a tanh, a subtraction, a dot product and three passes for δ3, made a block of
+rows at a time so that they run in cache. The gradient products take the same rows of ones,
+δ [a; 1]ᵀ = m [∇W | ∇b] (the bias gradients' sums are one more column), through BLAS's dgemm
+with α = 1/(8m) and β = 2λ times the forward's [W/2 | b/2] giving λW: the only pass over the
+gradient left is its copy into theta's layout.
 """
 
 from __future__ import annotations
