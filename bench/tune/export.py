@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from optbench.bench.results.store import _atomic_write
+from optbench.bench.results.store import atomic_write
 
 TRIAL_COLUMNS = (
     "study", "problem_label", "optimizer", "entry", "number", "state", "value", "params",
@@ -43,14 +43,14 @@ def write_exports(root: Path, tune, plans, studies, outcomes: list[dict]) -> Non
     import pandas as pd
 
     df = pd.DataFrame(trial_rows(plans, studies), columns=list(TRIAL_COLUMNS))
-    _atomic_write(root / "trials.csv", lambda f: df.to_csv(f, index=False))
-    _atomic_write(root / "trials.parquet", lambda f: df.to_parquet(f, index=False))
+    atomic_write(root / "trials.csv", lambda f: df.to_csv(f, index=False))
+    atomic_write(root / "trials.parquet", lambda f: df.to_parquet(f, index=False))
     doc = {
         "name": tune.name, "settings": tune.settings.describe(),
         "equal_trials": tune.equal_trials, "studies": outcomes,
     }
     text = json.dumps(doc, indent=1, allow_nan=False, default=_plain)
-    _atomic_write(root / "tune.json", lambda f: f.write(text.encode()))
+    atomic_write(root / "tune.json", lambda f: f.write(text.encode()))
 
 
 def _plain(value):
