@@ -44,8 +44,9 @@ class Recording(Problem):
 
 
 def candidates(problem):
-    """The points the run evaluated: what the oracle asked after the runner's f(x0)."""
-    return np.array(problem.asked[1:])
+    """The points the run evaluated: every call of value() (the runner's own looks at the run,
+    f(x0) included, go through value_and_grad, which this problem does not record)."""
+    return np.array(problem.asked)
 
 
 def hand_cma(f, x0, sigma0, options, evaluations):
