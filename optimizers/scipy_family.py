@@ -150,6 +150,8 @@ class ScipyMethod(Optimizer):
         )
 
     def step(self) -> np.ndarray:
+        if self._loop.finished:  # minimize has returned (or was closed): nothing more to do
+            return self.x.copy()
         try:
             kind, payload = self._loop.next()
         except BudgetExhausted as e:  # also the runner's other stops (RunStopped)
