@@ -159,6 +159,26 @@ def box(oracle: Oracle, n: int, owner: str) -> tuple[np.ndarray, np.ndarray] | N
     return low, high
 
 
+def differences_note(oracle: Oracle, method: str) -> str:
+    """What a gradient method says when the problem gives no gradient (the base class's central
+    differences, charged 2·dim evaluations each), or '' when it does."""
+    problem = getattr(oracle, "problem", None)
+    if getattr(problem, "gradient", None) != "finite-difference":
+        return ""
+    return (f" ({method} ran on central differences: the problem gives no gradient; each costs "
+            "2·dim evaluations)")
+
+
+def noted(error: BudgetExhausted, note: str) -> BudgetExhausted:
+    """The same stop (a budget, or the runner's RunStopped) with ``note`` after its message."""
+    if not note:
+        return error
+    try:
+        return type(error)(f"{error}{note}")
+    except Exception:  # a stop whose constructor takes something else: as it is
+        return error
+
+
 def run(optimizer: Optimizer, oracle: Oracle, x0: np.ndarray, steps: int) -> np.ndarray:
     """Start ``optimizer`` at ``x0`` and take up to ``steps`` steps; return the last iterate."""
     optimizer.start(oracle, x0)

@@ -55,7 +55,7 @@ class NevergradOptimizer(Optimizer):
         self.close()
         param = ng.p.Array(init=x0).set_mutation(sigma=self.sigma)
         bounds = box(self.oracle, x0.size, self.name)
-        if bounds is not None:
+        if bounds is not None and np.isfinite(np.concatenate(bounds)).any():
             param.set_bounds(*bounds)
         param.random_state = np.random.RandomState(0 if self.seed is None else self.seed)
         limit = getattr(self.oracle, "limit", math.inf)  # the runner's evaluation budget

@@ -16,7 +16,9 @@ Arguments are the optax function's own, with its defaults (``optbench list optax
 ``optimizers/schedules.py``; the rate of step t is passed to the compiled update each step), or
 an optax schedule by name: ``{"optax:cosine_decay_schedule": {init_value: 0.1,
 decay_steps: 1000}}`` (any function of ``optax.schedules``; optax counts its steps from 0).
-optax's optimizers have no stopping test: the run ends by its budget. ``optax.lbfgs`` is not a
+optax's optimizers have no stopping test: the run ends by its budget. On a problem without a
+gradient the step uses the problem's central differences (2·dim evaluations each), and the
+message the run ends with says so. ``optax.lbfgs`` is not a
 member: its update needs the loss as a JAX function.
 
 Example::
@@ -39,7 +41,7 @@ import numpy as np
 
 from optbench.registry import Family, Param, ParameterError, with_signature
 
-from .base import Optimizer
+from .base import BudgetExhausted, Optimizer, differences_note, noted
 from .schedules import Schedule, schedule
 
 UNSUPPORTED = {"lbfgs": "its update needs the loss as a JAX function (value_fn)"}
@@ -84,6 +86,7 @@ class OptaxOptimizer(Optimizer):
 
         self.t = 0
         self.x = x0
+        self.note = differences_note(self.oracle, self.name)
         self._update = _compiled(self)
         self._needs_value = self.member in NEEDS_VALUE
         with jax.enable_x64(True):
@@ -95,10 +98,13 @@ class OptaxOptimizer(Optimizer):
         import jax
 
         self.t += 1
-        if self._needs_value:
-            f, g = self.oracle.value_and_grad(self.x)
-        else:
-            f, g = 0.0, self.oracle.grad(self.x)
+        try:
+            if self._needs_value:
+                f, g = self.oracle.value_and_grad(self.x)
+            else:
+                f, g = 0.0, self.oracle.grad(self.x)
+        except BudgetExhausted as e:  # the run ends here: say it ran on differences, if it did
+            raise noted(e, self.note) from None
         lr = self.rate(self.t) if self.rate else 0.0
         with jax.enable_x64(True):
             self.params, self.state = self._update(self.params, self.state,

@@ -45,7 +45,7 @@ import numpy as np
 
 from optbench.registry import Family, Param, ParameterError, with_signature
 
-from .base import BudgetExhausted, Optimizer, box
+from .base import BudgetExhausted, Optimizer, box, differences_note, noted
 from .threaded import PausedLoop
 
 
@@ -132,11 +132,7 @@ class ScipyMethod(Optimizer):
     def _start(self, x0: np.ndarray) -> None:
         self.close()
         spec, oracle = self.spec, self.oracle
-        problem = getattr(oracle, "problem", None)
-        self.note = ""
-        if spec.gradient and getattr(problem, "gradient", None) == "finite-difference":
-            self.note = (f" ({self.method} ran on central differences: the problem gives no "
-                         "gradient; each costs 2·dim evaluations)")
+        self.note = differences_note(oracle, self.method) if spec.gradient else ""
         bounds = box(oracle, x0.size, self.name)
         if bounds is not None and not spec.bounds:
             self.note += f" (bounds not enforced: {self.method} takes none)"
@@ -150,10 +146,12 @@ class ScipyMethod(Optimizer):
         )
 
     def step(self) -> np.ndarray:
+        if self._loop.finished:  # minimize has returned (or was closed): nothing more to do
+            return self.x.copy()
         try:
             kind, payload = self._loop.next()
         except BudgetExhausted as e:  # also the runner's other stops (RunStopped)
-            raise _noted(e, self.note) from None
+            raise noted(e, self.note) from None
         if kind == "iteration":
             self.nit += 1
             self.x = payload
@@ -198,16 +196,6 @@ def _minimize(method: str, fun, x0: np.ndarray, jac: bool, bounds, options: dict
                         callback=callback, options=options)
 
     return loop
-
-
-def _noted(error: BudgetExhausted, note: str) -> BudgetExhausted:
-    """The same stop with the note on gradients or bounds appended to its message."""
-    if not note:
-        return error
-    try:
-        return type(error)(f"{error}{note}")
-    except Exception:  # a stop whose constructor takes something else: as it is
-        return error
 
 
 class ScipyFamily(Family):

@@ -148,10 +148,15 @@ def test_list_a_family_names_its_members(capsys):
     assert "nevergrad:NGOpt," in out and "nevergrad:TwoPointsDE" in out
 
 
-def test_list_an_unknown_name_is_one_line(capsys):
-    assert main(["list", "scipy:Nelder"]) == 2
+@pytest.mark.parametrize("name, words", [
+    ("scipy:Nelder", "unknown scipy method 'Nelder' in 'scipy:Nelder'"),
+    ("adamw", "list: no problem, optimizer or family is named 'adamw' (did you mean adam, "
+              "adagrad, optax:adamw?)"),
+])
+def test_list_an_unknown_name_is_one_line(capsys, name, words):
+    assert main(["list", name]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "unknown scipy method 'Nelder'" in err[0]
+    assert len(err) == 1 and words in err[0], err
 
 
 def test_a_name_a_family_claims_cannot_be_registered():

@@ -152,3 +152,13 @@ def test_each_step_is_one_gradient_and_the_process_stays_float32():
 def test_bad_arguments_are_one_line(kwargs, words):
     with pytest.raises(optbench.ParameterError, match=words):
         optimizers.make("optax:adamw", **kwargs)
+
+
+def test_on_a_value_only_problem_it_runs_on_differences_and_says_so():
+    def f(x):
+        return float(np.sum((np.asarray(x) - 1.0) ** 2))
+
+    problem = optbench.problem(f, x0=[3.0, -2.0], name="value-only-bowl")
+    run = optbench.run(problem, "optax:adam", learning_rate=0.1, budget={"evaluations": 40})
+    assert run.status == "budget" and "central differences" in run.message
+    assert run.evaluations == 40 and run.iterations == 40 // 5  # each gradient: 2·2 + 1 calls

@@ -188,6 +188,14 @@ def test_closing_mid_iteration_stops_the_worker():
     opt.close()
     assert not _our_threads()
     opt.close()  # twice is harmless
+    x = opt.step()  # a closed run takes no more steps: the same x, nothing evaluated
+    np.testing.assert_array_equal(x, opt.x)
+    opt.start(PlainOracle(Rosen()), np.array([-1.2, 1.0]))  # a second start starts afresh
+    while not opt.converged:
+        opt.step()
+    ref, _ = direct(Rosen(), "BFGS", np.array([-1.2, 1.0]), {})
+    np.testing.assert_array_equal(opt.x, ref.x)
+    assert opt.nit == ref.nit and not _our_threads()
 
 
 def test_a_run_counts_what_scipy_evaluates():

@@ -135,7 +135,13 @@ def one(name: str, plugins: Plugins | None = None) -> str:
     if not kinds:  # entry points are registered by name first
         plugins.scan()
         kinds = [k for k in ("optimizer", "problem") if name in plugins.registry(k)]
-    kind = kinds[0] if kinds else ("optimizer" if ":" in name else "problem")
+    if not kinds and ":" not in name:
+        close = [s for k in ("problem", "optimizer")
+                 if (s := plugins.registry(k).suggest(name))]
+        hint = " " + " ".join(close).strip() if close else ""
+        raise RegistryError(f"list: no problem, optimizer or family is named {name!r}{hint}; "
+                            "`optbench list` shows them all")
+    kind = kinds[0] if kinds else "optimizer"
     key = plugins.resolve(kind, name)
     registry = plugins.registry(kind)
     cls = registry.get(key)  # an unknown name raises here, naming what is valid
