@@ -215,14 +215,13 @@ class Family:
     def spell(self, member: str) -> str:
         return self.prefix if self.bare else f"{self.prefix}:{member}"
 
-    def claims(self, name: str) -> bool:
-        return name == self.prefix or name.startswith(self.prefix + ":")
-
     def build(self, name: str) -> type:
         """The class for the full ``name``; RegistryError naming the family, the member and the
         valid names when it has no such member."""
         members = self.members()
-        member = "" if self.bare and name == self.prefix else name.partition(":")[2]
+        # a bare family's one member is spelled PREFIX alone: "cma:" or "cma:x" name none
+        bare_member = "" if name == self.prefix else name
+        member = bare_member if self.bare else name.partition(":")[2]
         if member not in members:
             raise RegistryError(self._unknown(name, member, members))
         with self._importing():
