@@ -125,6 +125,15 @@ def timeout_margin(seconds: float) -> float:
     return max(5.0, 0.25 * seconds)
 
 
+def timeout_follows_the_budget(model):
+    """Without a timeout of its own, a time budget sets the hard limit: a run that hangs under
+    ``seconds: 5`` is killed seconds after, not after the default 600 s (sweeps and studies)."""
+    if "timeout" not in model.model_fields_set and model.budget.seconds is not None:
+        model.timeout = min(DEFAULT_TIMEOUT, model.budget.seconds + timeout_margin(
+            model.budget.seconds))
+    return model
+
+
 class SweepModel(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
     description: str = ""
@@ -139,12 +148,7 @@ class SweepModel(_Strict):
 
     @model_validator(mode="after")
     def _timeout_follows_the_budget(self):
-        """Without a timeout of its own, a time budget sets the hard limit: a run that hangs
-        under ``seconds: 5`` is killed seconds after, not after the default 600 s."""
-        if "timeout" not in self.model_fields_set and self.budget.seconds is not None:
-            self.timeout = min(DEFAULT_TIMEOUT, self.budget.seconds + timeout_margin(
-                self.budget.seconds))
-        return self
+        return timeout_follows_the_budget(self)
 
 
 @dataclass(frozen=True)

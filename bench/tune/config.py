@@ -48,7 +48,7 @@ from optbench.bench.sweep.config import (
     list_params,
     pydantic_line,
     read_config,
-    timeout_margin,
+    timeout_follows_the_budget,
 )
 from optbench.bench.sweep.spec import RunSpec, canonical
 from optbench.bench.tune.space import Fixed, Search, Space, SpaceError, parse_space
@@ -83,10 +83,7 @@ class TuneModel(_Strict):
 
     @model_validator(mode="after")
     def _timeout_follows_the_budget(self):
-        if "timeout" not in self.model_fields_set and self.budget.seconds is not None:
-            self.timeout = min(DEFAULT_TIMEOUT, self.budget.seconds + timeout_margin(
-                self.budget.seconds))
-        return self
+        return timeout_follows_the_budget(self)
 
 
 @dataclass(frozen=True)
