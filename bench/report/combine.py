@@ -31,10 +31,15 @@ MAX_NAME = 100  # characters of a default folder name made of the folders' names
 
 def default_out(roots: list[Path]) -> Path:
     """``<parent of the first>/<A>+<B>``: beside the folders, named after them."""
-    name = "+".join(r.name for r in roots)
+    name = "+".join(_name(r) for r in roots)
     if len(name) > MAX_NAME:
-        name = f"{roots[0].name}+{len(roots) - 1}-more"
-    return roots[0].parent / name
+        name = f"{_name(roots[0])}+{len(roots) - 1}-more"
+    first = roots[0] if roots[0].name else roots[0].resolve()  # "." has no name
+    return first.parent / name
+
+
+def _name(root: Path) -> str:
+    return root.name or root.resolve().name or str(root)
 
 
 def check_folders(roots) -> list[Path]:
@@ -66,7 +71,7 @@ def check_out(out: Path, roots: list[Path]) -> None:
 
 def names(roots: list[Path]) -> list[str]:
     """Each folder's name in the report: its folder name, or its path where names clash."""
-    plain = [r.name or str(r) for r in roots]
+    plain = [_name(r) for r in roots]
     return [str(r) if plain.count(n) > 1 else n for r, n in zip(roots, plain, strict=True)]
 
 
