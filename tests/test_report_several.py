@@ -182,3 +182,38 @@ def test_a_damaged_run_is_named_and_left_out(sweeps, tmp_path, capsys):
     table = pd.read_csv(tmp_path / "both" / "tables" / "per_config.csv")
     assert table.set_index("configuration").loc["lbfgsb", "runs"] == 2
     assert optbench.load(copy, b)._results.damaged.keys() == {f"a/{victim}"}
+
+
+BOWL = '''
+import numpy as np
+from optbench.problems.base import Problem
+
+
+class Bowl(Problem):
+    name = "bowl"
+
+    def __init__(self):
+        self.dim, self.x_opt, self.f_opt = 2, np.ones(2), 0.0
+
+    def initial_point(self, rng):
+        return np.array([3.0, -2.0])
+
+    def value_and_grad(self, x):
+        return 0.5 * float((x - 1) @ (x - 1)), x - 1.0
+
+    def value(self, x):
+        return self.value_and_grad(x)[0]
+'''
+
+
+def test_it_imports_nothing_a_folder_names(sweeps, tmp_path):
+    """A plugin file that now exits when imported: the report of its folder and another is
+    built from the stored runs alone."""
+    a, _, _ = sweeps
+    (tmp_path / "bowl.py").write_text(BOWL)
+    plugin = _sweep(tmp_path, "plugin", "name: plugin\nproblems:\n  - bowl.py:Bowl: {}\n"
+                                        "optimizers:\n  - lbfgsb: {}\nbudget: {evaluations: 50}\n")
+    (tmp_path / "bowl.py").write_text("raise SystemExit('imported by the report')\n")
+    assert main(["report", str(a), str(plugin), "--out", str(tmp_path / "both")]) == 0
+    table = pd.read_csv(tmp_path / "both" / "tables" / "per_config.csv")
+    assert table.set_index("problem").loc["bowl.py:Bowl", "sweep"] == "plugin"
