@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from optbench import optimizers, problems
-from optbench.bench.errors import describe
+from optbench.bench.errors import ParameterError, describe
 from optbench.bench.sweep.spec import path_digest
 from optbench.optimizers import new_registry as new_optimizer_registry
 from optbench.problems import Problem
@@ -212,7 +212,17 @@ class Plugins:
         if seeded and seed is not None and params.get(seeded) is None:
             value = cls.run_seed_value(seed) if issubclass(cls, Problem) else seed
             params = {**params, seeded: value}
-        return self.problems.build(key, params)
+        return self.problems.build(key, self.objects("problem", key, params, base_dir))
+
+    def objects(self, kind: str, key: str, params: dict[str, Any],
+                base_dir: str | Path = ".") -> dict[str, Any]:
+        """``params`` with each string the class's ``object_params`` name (``module:name``,
+        ``file.py:name`` relative to ``base_dir``) replaced by the object it names (the ``jax``
+        problem's loss); ``ParameterError`` naming the parameter when it cannot be imported."""
+        names = declared(self.registry(kind).get(key), Problem, "object_params")
+        found = {p: import_object(params[p], base_dir, p) for p in names
+                 if isinstance(params.get(p), str)}
+        return {**params, **found} if found else params
 
     def make_optimizer(self, name: str, params: dict[str, Any], base_dir: str | Path = ".",
                        seed: int | None = None) -> Any:
@@ -269,6 +279,33 @@ def load_entry_points() -> None:
 
 def broken() -> list[str]:
     return _default.broken()
+
+
+def import_object(name: str, base_dir: str | Path = ".", param: str | None = None) -> Any:
+    """The object ``module:attr`` or ``file.py:attr`` (relative to ``base_dir``) names, imported
+    as file plugins are; a ParameterError (for ``param``) saying what is missing."""
+    target, _, attr = name.rpartition(":")
+    if not target or not attr.isidentifier():
+        raise ParameterError(f"expected module:name or file.py:name, got {name!r}", param)
+    if target.endswith(".py"):
+        path = (Path(base_dir) / target).resolve()
+        where = f"file {path}"
+        if not path.is_file():
+            raise ParameterError(f"{name!r}: {where} does not exist", param)
+    else:
+        where = f"module {target}"
+    try:
+        module = _import_file(path, path_digest(path)[:12]) if target.endswith(".py") \
+            else _import_module(target, base_dir)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # SystemExit too, as for entry points
+        raise ParameterError(f"{name!r}: importing {where} raised {_why(e)}", param) from None
+    if not hasattr(module, attr):
+        own = sorted(n for n in vars(module) if not n.startswith("_"))[:12]
+        raise ParameterError(f"{name!r}: {where} defines no {attr!r} (it defines "
+                             f"{', '.join(own) or 'nothing'})", param)
+    return getattr(module, attr)
 
 
 def _import_module(target: str, base_dir: str | Path):

@@ -23,6 +23,7 @@ BUILTINS = {
     "discriminative": "optbench.problems.discriminative:Discriminative",
     "bbob": "optbench.problems.bbob:BBOB",  # needs cocoex (optbench[coco]) when built
     "rosenbrock": "optbench.problems.rosenbrock:Rosenbrock",
+    "jax": "optbench.problems.jax_problem:JaxLoss",  # needs jax (optbench[jax]) when built
 }
 
 # (method, its arguments after self, what they are): the calls the harness makes

@@ -68,6 +68,10 @@ class Problem:
     """The constructor parameter that the run's seed fills when a sweep config leaves it null
     (or out), so that each seed of a sweep gets its own instance (the LSTM's minibatch:
     ``"seed"``). None: the seed only draws the initial point."""
+    object_params: ClassVar[tuple[str, ...]] = ()
+    """Constructor parameters that take Python objects (a function, an array), which a sweep
+    config names as a string, ``module:name`` or ``file.py:name`` (relative to the config):
+    the harness imports the object and passes it (the ``jax`` problem's ``loss``)."""
     list_params: ClassVar[dict[str, int]] = {}
     """Constructor parameters that take a list as one value, and how many list levels make one
     value (a point ``x0: [1, 2]``: 1; a matrix: 2). In a sweep config a list nested deeper than

@@ -26,6 +26,7 @@ The start is ``params0`` (the same for every seed) unless ``x0`` says otherwise:
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +36,7 @@ from optbench.errors import ParameterError, UsageError
 
 from .base import Problem
 
-__all__ = ["JaxProblem", "jax_problem"]
+__all__ = ["JaxLoss", "JaxProblem", "jax_problem"]
 
 EXTRA = "jax_problem needs jax: pip install 'optbench[jax]'"
 
@@ -69,8 +70,12 @@ class JaxProblem(Problem):
         for path, leaf in leaves:
             kind = np.asarray(leaf).dtype
             if not (np.issubdtype(kind, np.floating) or np.issubdtype(kind, np.integer)):
-                raise ParameterError(f"{owner}: parameter {_path_name(path)!r} is {kind}, not "
-                                     "a number array", "params0")
+                what = f"{reprlib.repr(leaf)} ({kind})"
+                raise ParameterError(f"{owner}: params0 must be a pytree of number arrays; its "
+                                     f"leaf {_path_name(path)!r} is {what}", "params0")
+        if not any(np.size(leaf) for _, leaf in leaves):
+            raise ParameterError(f"{owner}: params0 holds no parameters (no leaf with a "
+                                 f"number), got {reprlib.repr(params0)}", "params0")
         params0 = jax.tree_util.tree_map(lambda a: jax.numpy.asarray(a, dtype="float64"),
                                          params0)
         flat, self._unravel = jax.flatten_util.ravel_pytree(params0)
@@ -125,6 +130,86 @@ class JaxProblem(Problem):
     def __reduce__(self):  # compiled functions do not pickle: a worker rebuilds them
         loss, params0, x0, name, bounds, f_opt, x_opt = self._args
         return _rebuild, (loss, _as_numpy(params0), x0, name, bounds, f_opt, x_opt)
+
+
+class JaxLoss(JaxProblem):
+    """A JAX loss named in a sweep config: ``- jax: {loss: losses.py:loss, params0: ...}``.
+
+    ``loss`` names a function ``loss(params) -> scalar`` as ``module:name`` or ``file.py:name``
+    (relative to the config, as file plugins are); ``params0`` a pytree of arrays the same way
+    (or a function of no arguments giving one), or is written out as a mapping of numbers and
+    lists. ``x0`` and ``x_opt`` take a name or a flat list. The harness imports what they name
+    (``object_params``); value and gradient are ``jax_problem``'s.
+    """
+
+    name = "jax"
+    object_params = ("loss", "params0", "x0", "x_opt")
+    list_params = {"x0": 1, "x_opt": 1}
+    param_docs = {
+        "loss": "module:function or file.py:function: loss(params) -> scalar, in jax.numpy",
+        "params0": "module:name or file.py:name of the parameters' pytree (or of a function "
+                   "of no arguments giving it), or a mapping of numbers and lists",
+        "x0": "the start (default params0): a name, as params0, or a flat list",
+        "x_opt": "the known minimizer, if any: a name or a flat list",
+        "f_opt": "the known minimum, if any",
+        "name": "the problem's name in tables and figures (default jax(loss=..., ...))",
+    }
+
+    def __init__(self, loss: Any, params0: Any, x0: Any = None, x_opt: Any = None,
+                 f_opt: float | None = None, name: str | None = None):
+        for param, value in (("loss", loss), ("params0", params0), ("x0", x0)):
+            if isinstance(value, str):
+                raise ParameterError(f"problem 'jax': {param} {value!r} is a name: only a "
+                                     "sweep config or `optbench check` imports what it names; "
+                                     "from Python pass the object", param)
+        if not callable(loss):
+            raise ParameterError(f"problem 'jax': loss must be a function of the parameters, "
+                                 f"got {type(loss).__name__} {reprlib.repr(loss)}", "loss")
+        if callable(params0) and not hasattr(params0, "shape"):
+            params0 = _call(params0, "params0")
+        super().__init__(loss, _arrays(params0), x0=x0, name=name or "jax", f_opt=f_opt,
+                         x_opt=x_opt)
+        _check_scalar(loss, self._unravel(np.asarray(self._x_params0)))
+
+    @classmethod
+    def title(cls, params: dict[str, Any]) -> str | None:
+        return params.get("name") or None
+
+
+def _arrays(tree: Any) -> Any:
+    """Parameters as written in YAML: each list of numbers (nested or not) is one array."""
+    if isinstance(tree, dict):
+        return {k: _arrays(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        try:
+            array = np.asarray(tree, dtype=float)
+        except (TypeError, ValueError):  # not numbers alone, or ragged: a list of leaves
+            return [_arrays(v) for v in tree]
+        return array
+    return tree
+
+
+def _call(make: Callable, param: str) -> Any:
+    try:
+        return make()
+    except Exception as e:
+        raise ParameterError(f"problem 'jax': {param}() raised {type(e).__name__}: {e}",
+                             param) from None
+
+
+def _check_scalar(loss: Callable, params: Any) -> None:
+    """``loss(params0)`` traced (not run): it must give one number."""
+    jax = _jax()
+    try:
+        out = jax.eval_shape(loss, params)
+    except Exception as e:
+        first = (str(e).splitlines() or [""])[0]
+        raise ParameterError(f"problem 'jax': loss(params0) raised {type(e).__name__}: "
+                             f"{first}", "loss") from None
+    shape = getattr(out, "shape", None)
+    if shape is None or tuple(shape) != ():
+        got = f"shape {tuple(shape)}" if shape is not None else type(out).__name__
+        raise ParameterError(f"problem 'jax': loss must return a scalar, got {got}", "loss")
 
 
 def _rebuild(loss, params0, x0, name, bounds, f_opt, x_opt) -> JaxProblem:

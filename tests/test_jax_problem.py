@@ -121,3 +121,158 @@ def test_a_missing_jax_is_one_line_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "jax", None)
     with pytest.raises(UsageError, match=r"^jax_problem needs jax: pip install 'optbench\[jax\]'$"):
         optbench.jax_problem(loss, PARAMS0)
+
+
+# -- the YAML entry: - jax: {loss: file.py:name, params0: ...} ----------------------------------
+LOSSES = '''
+import jax.numpy as jnp
+import numpy as np
+
+X = np.linspace(-1, 1, 12).reshape(6, 2)
+Y = np.sin(X[:, 0]) + X[:, 1] ** 2
+
+
+def loss(p):
+    r = jnp.tanh(X @ p["w"] + p["b"]) - Y
+    return jnp.mean(r ** 2) + 0.01 * jnp.sum(p["w"] ** 2)
+
+
+params0 = {"w": np.array([0.5, -0.5]), "b": 0.0}
+three = 3
+words = {"w": "abc"}
+
+
+def vector(p):
+    return p["w"] * 2
+
+
+def make_params():
+    return {"w": np.zeros(2), "b": 1.0}
+'''
+
+
+def _config(tmp_path, entry, name="jx.yaml"):
+    (tmp_path / "losses.py").write_text(LOSSES)
+    cfg = tmp_path / name
+    cfg.write_text(f"name: jx\nproblems:\n  - jax: {entry}\noptimizers:\n  - adam: {{lr: 0.1}}\n"
+                   "  - lbfgsb: {}\nseeds: 2\nbudget: {evaluations: 120}\n")
+    return cfg
+
+
+def _module(path):
+    """losses.py imported here, apart from optbench's plugin loader."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("losses_for_the_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_yaml_entry_names_the_loss_and_its_gradient_is_jax_grad(tmp_path):
+    from optbench.bench.plugins import make_problem
+    from optbench.bench.sweep.config import load_sweep
+
+    sweep = load_sweep(_config(tmp_path, "{loss: losses.py:loss, params0: losses.py:params0}"))
+    spec = sweep.specs[0]
+    assert spec.problem_label == "jax(loss=losses.py:loss, params0=losses.py:params0)"
+    prob = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir, spec.seed)
+    assert prob.dim == 3 and prob.blocks == {"b": slice(0, 1), "w": slice(1, 3)}
+    mine = _module(tmp_path / "losses.py")
+    grad = jax.grad(mine.loss)
+    for x in np.random.default_rng(3).standard_normal((4, 3)):
+        tree = {"b": jnp.asarray(x[0]), "w": jnp.asarray(x[1:])}
+        g_ref = grad(tree)
+        g_ref = np.concatenate([[g_ref["b"]], g_ref["w"]])
+        f, g = prob.value_and_grad(x)
+        assert np.max(np.abs(g - g_ref)) <= 1e-14 * np.max(np.abs(g_ref))
+        assert f == pytest.approx(float(mine.loss(tree)), rel=1e-15, abs=0)
+    assert np.array_equal(prob.initial_point(np.random.default_rng(0)), [0.0, 0.5, -0.5])
+    assert optbench.check_gradient(prob).passed
+
+
+def test_a_sweep_over_it_runs_as_the_python_api_does(tmp_path):
+    from optbench.bench.cli.main import main
+
+    cfg = _config(tmp_path, "{loss: losses.py:loss, params0: losses.py:make_params, "
+                            "name: tanh-fit}")
+    assert main(["run", str(cfg), "--out", str(tmp_path / "out"), "--workers", "0", "--quiet",
+                 "--no-report"]) == 0
+    import pandas as pd
+
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert set(summary["problem_label"]) == {"tanh-fit"} and len(summary) == 4
+    mine = _module(tmp_path / "losses.py")
+    same = optbench.jax_problem(mine.loss, mine.make_params())
+    for optimizer, hyper in (("adam", {"lr": 0.1}), ("lbfgsb", {})):
+        ref = optbench.run(same, optimizer, budget={"evaluations": 120}, **hyper)
+        rows = summary[summary["optimizer"] == optimizer]
+        assert set(rows["status"]) == {ref.status} and set(rows["n_eval"]) == {ref.evaluations}
+        assert np.allclose(rows["f_final"], ref.f, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(("entry", "where", "why"), [
+    ("{loss: nomodule_xyz:loss, params0: losses.py:params0}", "loss",
+     "'nomodule_xyz:loss': importing module nomodule_xyz raised ModuleNotFoundError: No module "
+     "named 'nomodule_xyz'"),
+    ("{loss: losses.py:los, params0: losses.py:params0}", "loss",
+     "'losses.py:los': file {dir}/losses.py defines no 'los' (it defines X, Y, jnp, loss, "
+     "make_params, np, params0, three, vector, words)"),
+    ("{loss: nofile.py:loss, params0: losses.py:params0}", "loss",
+     "'nofile.py:loss': file {dir}/nofile.py does not exist"),
+    ("{loss: loss, params0: losses.py:params0}", "loss",
+     "expected module:name or file.py:name, got 'loss'"),
+    ("{loss: losses.py:three, params0: losses.py:params0}", "loss",
+     "problem 'jax': loss must be a function of the parameters, got int 3"),
+    ("{loss: losses.py:vector, params0: losses.py:params0}", "loss",
+     "problem 'jax': loss must return a scalar, got shape (2,)"),
+    ("{loss: losses.py:loss, params0: losses.py:words}", "params0",
+     "problem 'jax': params0 must be a pytree of number arrays; its leaf 'w' is 'abc' (<U3)"),
+    ("{loss: losses.py:loss, params0: {}}", "params0",
+     "problem 'jax': params0 holds no parameters (no leaf with a number), got {}"),
+])
+def test_a_wrong_entry_is_one_line_with_its_key_path(tmp_path, entry, where, why):
+    from optbench.bench.sweep.config import load_sweep
+    from optbench.errors import ConfigError
+
+    cfg = _config(tmp_path, entry)
+    with pytest.raises(ConfigError) as err:
+        load_sweep(cfg)
+    assert str(err.value) == f"{cfg}: problems[0].jax.{where}: " + \
+        why.replace("{dir}", str(tmp_path.resolve()))
+
+
+def test_the_cli_refuses_it_in_one_line_exit_2(tmp_path, capsys):
+    from optbench.bench.cli.main import main
+
+    cfg = _config(tmp_path, "{loss: losses.py:three, params0: losses.py:params0}")
+    assert main(["run", str(cfg), "--out", str(tmp_path / "out"), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"optbench: error: {cfg}: problems[0].jax.loss: problem 'jax': loss must be " \
+        "a function of the parameters, got int 3\n"
+
+
+def test_a_module_name_and_written_out_parameters(tmp_path):
+    """``module:name`` beside the config; params0 written in YAML, each list one array; editing
+    the loss's file changes the run ids (its old numbers no longer hold)."""
+    from optbench.bench.plugins import make_problem
+    from optbench.bench.sweep.config import load_sweep
+
+    (tmp_path / "jax_losses_beside_the_config.py").write_text(LOSSES)
+    cfg = _config(tmp_path, "{loss: jax_losses_beside_the_config:loss, "
+                            "params0: {w: [1, 2], b: 0.5}}")
+    spec = load_sweep(cfg).specs[0]
+    prob = make_problem(spec.problem, spec.problem_kwargs, spec.base_dir)
+    assert np.array_equal(prob.initial_point(None), [0.5, 1.0, 2.0])
+    file_cfg = _config(tmp_path, "{loss: losses.py:loss, params0: {w: [1, 2], b: 0.5}}", "f.yaml")
+    before = load_sweep(file_cfg).specs[0].id
+    with open(tmp_path / "losses.py", "a") as f:
+        f.write("\n# edited\n")
+    assert load_sweep(file_cfg).specs[0].id != before
+
+
+def test_from_python_a_name_is_refused():
+    from optbench import problems
+
+    with pytest.raises(optbench.ParameterError, match="only a sweep config or `optbench check`"):
+        problems.make("jax", loss="losses.py:loss", params0={"w": np.zeros(2)})

@@ -19,6 +19,8 @@ SMALL = {
     "group_lasso": {},
     "lstm": {"hidden": 6, "seq_len": 5, "batch": 3},
     "discriminative": {},
+    "jax": {"loss": lambda p: (p["w"] ** 2).sum() + p["b"] ** 4,  # needs optbench[jax]
+            "params0": {"w": np.ones(3), "b": 0.5}},
 }
 
 

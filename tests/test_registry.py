@@ -324,7 +324,8 @@ def test_list_params_are_declared_on_both_bases_and_set_on_the_builtins():
     declared = {n: problems.registry.get(n).list_params for n in problems.registry}
     declared |= {n: optimizers.registry.get(n).list_params for n in optimizers.registry}
     assert {n: d for n, d in declared.items() if d} == {
-        "ackley": {"x0": 1}, "rosenbrock": {"x0": 1}, "nelder-mead": {"initial_simplex": 2}}
+        "ackley": {"x0": 1}, "rosenbrock": {"x0": 1}, "nelder-mead": {"initial_simplex": 2},
+        "jax": {"x0": 1, "x_opt": 1}}
 
 
 def _grid(tmp_path, problem, optimizer="adam: {}"):

@@ -14,9 +14,16 @@ __all__ = ["Results", "load", "sweep"]
 
 class Results:
     """A results folder, read: ``summary`` (a row per run), ``traces()``, ``table()``,
-    ``plot()`` and ``report()``. Reading never runs code named in the folder."""
+    ``plot()`` and ``report()``. Reading never runs code named in the folder.
 
-    def __init__(self, root: str | Path, refused: Mapping[Any, Any] | None = None):
+    Of several folders (``load(A, B)``): their runs side by side, ``folders`` the folders and
+    ``root`` where ``report()`` writes (beside the first, named after all of them); the
+    summary's first column, ``source``, names each run's folder (report/combine.py).
+    """
+
+    def __init__(self, root: str | Path, refused: Mapping[Any, Any] | None = None,
+                 folders: list[Path] | None = None):
+        self.folders = list(folders or [Path(root)])
         self.root = Path(root)
         # (label, lines of the failed gradient check) per problem left out of the sweep
         self.refused = dict(refused or {})
@@ -24,14 +31,22 @@ class Results:
 
     def __repr__(self) -> str:
         n = len(self.summary)
-        return f"Results({str(self.root)!r}: {n} run{'s' * (n != 1)})"
+        where = " + ".join(repr(str(f)) for f in self.folders) if self._several else \
+            repr(str(self.root))
+        return f"Results({where}: {n} run{'s' * (n != 1)})"
+
+    @property
+    def _several(self) -> bool:
+        return len(self.folders) > 1
 
     @property
     def _results(self):
         if self._loaded is None:
+            from optbench.bench.report.combine import load_several
             from optbench.bench.report.data import load_results
 
-            self._loaded = load_results(self.root)
+            self._loaded = load_several(self.folders, self.root) if self._several else \
+                load_results(self.root)
         return self._loaded
 
     @property
@@ -40,7 +55,8 @@ class Results:
         final and best f, evaluations and time to target (see the README's columns)."""
         from optbench.bench.results.records import SUMMARY_COLUMNS
 
-        return self._results.runs[list(SUMMARY_COLUMNS)].copy()
+        columns = ["source", *SUMMARY_COLUMNS] if self._several else list(SUMMARY_COLUMNS)
+        return self._results.runs[columns].copy()
 
     @property
     def failed(self):
@@ -67,15 +83,15 @@ class Results:
         """Every recorded iteration of the runs (all, or ``run_ids``) as one long DataFrame,
         with each run's id, problem, optimizer and seed in front."""
         import pandas as pd
+        import pyarrow.parquet as pq
 
-        from optbench.bench.results.store import Store
-
-        runs = self._results.runs
+        results = self._results
+        runs = results.runs
         if run_ids is not None:
             runs = runs[runs["run_id"].isin(list(run_ids))]
-        store, frames = Store(self.root), []
+        frames = []
         for row in runs.itertuples():
-            trace = store.load_trace(row.run_id)
+            trace = pq.read_table(results.trace_file(row.run_id)).to_pandas()
             for col, value in (("seed", row.seed), ("optimizer", row.optimizer_label),
                                ("problem", row.problem_label), ("run_id", row.run_id)):
                 trace.insert(0, col, value)
@@ -108,9 +124,10 @@ class Results:
         the page's path; ``path`` copies the folder's report files there as well."""
         import shutil
 
-        from optbench.bench.report.build import build_report
+        from optbench.bench.report.build import build_combined, build_report
 
-        page = build_report(self.root, quiet=True, fmt=fmt)
+        page = build_combined(self.folders, self.root, quiet=True, fmt=fmt) if self._several \
+            else build_report(self.root, quiet=True, fmt=fmt)
         if path is not None and page is not None:
             dest = Path(path)
             if dest.suffix in (".html", ".htm"):
@@ -155,13 +172,15 @@ def sweep(config: str | Path | Mapping[str, Any], *, out: str | Path | None = No
     return results
 
 
-def load(results_dir: str | Path) -> Results:
-    """The stored sweep in ``results_dir`` (written by ``optbench run`` or ``sweep``)."""
-    from optbench.bench.report.data import check_results_folder
+def load(results_dir: str | Path, *more: str | Path) -> Results:
+    """The stored sweep in ``results_dir`` (written by ``optbench run`` or ``sweep``); with
+    ``more`` folders, their runs side by side, as ``optbench report A B`` shows them."""
+    from optbench.bench.report.combine import check_folders, default_out
 
-    root = Path(results_dir)
-    check_results_folder(root)
-    return Results(root)
+    folders = check_folders([results_dir, *more])
+    if more:
+        return Results(default_out(folders), folders=folders)
+    return Results(folders[0])
 
 
 def _say(*parts) -> None:

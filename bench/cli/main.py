@@ -168,8 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="coordinates differenced per block (default 64; all: every one)")
     check.set_defaults(func=_cmd_check)
 
-    report = sub.add_parser("report", help="rebuild tables, figures and report from stored runs")
-    report.add_argument("results", help="a results folder written by `optbench run`")
+    report = sub.add_parser(
+        "report", help="rebuild tables, figures and report from stored runs",
+        description="One folder: its report is rebuilt in that folder. Several: one report "
+                    "comparing them, written to --out (default: beside the first folder, named "
+                    "after all of them: results/A+B for results/A results/B).")
+    report.add_argument("results", nargs="+", metavar="RESULTS_DIR",
+                        help="results folders written by `optbench run` or `optbench tune`")
+    report.add_argument("--out", metavar="DIR",
+                        help="where the report goes (default: the folder itself for one; "
+                             "<first folder's parent>/<A>+<B>... for several); never a results "
+                             "folder")
     report.add_argument("--format", default="png", choices=["png", "svg", "pdf"])
     report.set_defaults(func=_cmd_report)
 

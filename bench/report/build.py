@@ -25,16 +25,47 @@ TRACE_COLUMNS_USED = ("evaluations", "time_s", "f", "f_best", "x_0", "x_1")
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """``optbench report RESULTS_DIR [--format png|svg|pdf]``."""
-    from optbench.bench.report.data import check_results_folder
+    """``optbench report RESULTS_DIR [RESULTS_DIR ...] [--out DIR] [--format png|svg|pdf]``:
+    one folder's report in that folder; several folders' (or one with --out) in --out."""
+    from optbench.bench.report.combine import check_folders
     from optbench.bench.results.store import Store
 
-    root = Path(args.results)
-    check_results_folder(root)
-    if not Store(root).stored_ids():
-        raise UsageError(f"{root} holds no finished runs yet: nothing to report")
-    print(f"report: {build_report(root, quiet=False, fmt=args.format)}")
+    roots = check_folders(args.results)
+    for root in roots:
+        if not Store(root).stored_ids():
+            raise UsageError(f"{root} holds no finished runs yet: nothing to report")
+    if len(roots) == 1 and args.out is None:
+        written = build_report(roots[0], quiet=False, fmt=args.format)
+    else:
+        written = build_combined(roots, args.out, quiet=False, fmt=args.format)
+    print(f"report: {written}")
     return 0
+
+
+def build_combined(roots, out: str | Path | None = None, quiet: bool = False,
+                   fmt: str = "png") -> Path | None:
+    """One report of several results folders (report/combine.py), written to ``out`` (default
+    ``combine.default_out``) under its writer lock; its report.html, or None without runs."""
+    from optbench.bench.report.combine import (
+        check_folders,
+        check_out,
+        default_out,
+        load_several,
+        write_sources,
+    )
+    from optbench.bench.results.lock import FolderLock
+
+    if fmt not in FORMATS:
+        raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    roots = check_folders(roots)
+    out = Path(out) if out is not None else default_out(roots)
+    check_out(out, roots)
+    with FolderLock(out):
+        results = load_several(roots, out, quiet=quiet)
+        written = write_report(results, quiet=quiet, fmt=fmt)
+        if written is not None:
+            write_sources(results)
+    return written
 
 
 def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
@@ -44,20 +75,28 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
     Each note on what was left out goes to stderr; ``brief`` (the end of ``optbench run``) prints
     only the figures that failed and a count of the rest, which the page lists in full.
     """
-    from optbench.bench.report.data import identical_runs, load_results, load_traces
+    from optbench.bench.report.data import load_results
 
     if fmt not in FORMATS:
         raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    root = Path(root)
-    results = load_results(root)
+    return write_report(load_results(Path(root)), quiet, fmt, brief)
+
+
+def write_report(results, quiet: bool = False, fmt: str = "png",
+                 brief: bool = False) -> Path | None:
+    """Write the report of loaded ``results`` into ``results.root`` (see ``build_report``)."""
+    from optbench.bench.report.data import identical_runs, load_traces
+
+    root = results.root
     if results.runs.empty:
         if not quiet:
-            print(f"report: {root} holds no finished runs; no report written", file=sys.stderr)
+            print(f"report: {results.origin} holds no finished runs; no report written",
+                  file=sys.stderr)
         return None
     from optbench.bench.report.page import Report, write_pages
     from optbench.bench.report.tables import config_table, write_tables
 
-    traces = load_traces(results.root, results.runs["run_id"], TRACE_COLUMNS_USED)
+    traces = load_traces(results, results.runs["run_id"], TRACE_COLUMNS_USED)
     identical = identical_runs(results.runs, traces)
     table = config_table(results.runs, identical)
     table_files = write_tables(table, root / "tables")
@@ -91,7 +130,7 @@ def problem_views(results, table=None, traces=None, identical=None) -> list:
 
     runs = results.runs
     if traces is None:
-        traces = load_traces(results.root, runs["run_id"], TRACE_COLUMNS_USED)
+        traces = load_traces(results, runs["run_id"], TRACE_COLUMNS_USED)
     if identical is None:
         identical = identical_runs(runs, traces)
     colors = plots.optimizer_colors(list(dict.fromkeys(runs["optimizer"])))
@@ -103,8 +142,8 @@ def problem_views(results, table=None, traces=None, identical=None) -> list:
     for view in views:
         if view.dim == 2:
             first = view.runs.iloc[0]
-            view.landscape = Store(results.root).load_landscape(first["problem"],
-                                                                first["problem_params"])
+            view.landscape = Store(results.folder_of(first["run_id"])).load_landscape(
+                first["problem"], first["problem_params"])
     return views
 
 
@@ -192,10 +231,11 @@ def _figures(results, views, fmt: str):
 
 def _coco(results, views, fmt: str):
     """COCO's measures (report/coco.py): ERT tables, ECDFs per bbob group, ERT against dim."""
-    from optbench.bench.report.coco import coco_report
+    from optbench.bench.report.coco import coco_report, report_runs
 
     try:
-        return coco_report(results.root, views[0].colors if views else {}, fmt)
+        return coco_report(results.root, views[0].colors if views else {}, fmt,
+                           report_runs(results))
     except Exception as e:
         return [], [f"COCO's measures (ERT, ECDFs per group) {FAILED_FIGURE} ({describe(e)})"]
 
@@ -294,7 +334,7 @@ def _general_notes(results) -> list[str]:
     from optbench.bench.results.status import FAILED
 
     runs = results.runs
-    notes = []
+    notes = list(results.notes)
     if runs["seed"].nunique() == 1:
         notes.append("a single seed: each curve is one run and no 25–75% band is drawn")
     failed = runs[runs["status"].isin(FAILED)]

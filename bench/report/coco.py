@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -283,14 +283,15 @@ def scaling_figure(runs: list[CocoRun], colors: dict[str, str], folder: Path,
         for config, (optimizer, _) in _config_styles(rs).items():
             color = colors.get(optimizer, "0.3")
             mine = [r for r in rs if r.config == config]
+            ran = sorted({r.dim for r in mine})  # a configuration may miss some (two sweeps)
             for delta_f, ls in zip(SCALING_PRECISIONS, ("--", "-"), strict=True):
                 key = target_key(delta_f)
-                per_dim = [(d, ert([r for r in mine if r.dim == d], key)[0] / d) for d in dims]
+                per_dim = [(d, ert([r for r in mine if r.dim == d], key)[0] / d) for d in ran]
                 shown = [(d, v) for d, v in per_dim if math.isfinite(v)]
                 if shown:
                     ax.plot(*zip(*shown, strict=True), ls=ls, marker="o", ms=4, color=color,
                             mfc=color if ls == "-" else "white")
-            budget = [(d, max(r.charged for r in mine if r.dim == d) / d) for d in dims]
+            budget = [(d, max(r.charged for r in mine if r.dim == d) / d) for d in ran]
             ax.plot(*zip(*budget, strict=True), ls="none", marker="x", color=color, ms=5)
         ax.set(xscale="log", yscale="log", xticks=dims, xticklabels=[str(d) for d in dims],
                xlabel="dimension", title=_family_title(problem, json.loads(rest)))
@@ -346,9 +347,27 @@ def _scaling_handles(runs: list[CocoRun], colors: dict[str, str]) -> list:
 
 
 # -- the report's part --------------------------------------------------------------------------
-def coco_report(root: str | Path, colors: dict[str, str], fmt: str = "png"
-                ) -> tuple[list[FigureFile], list[str]]:
+def report_runs(results) -> list[CocoRun]:
+    """The runs of a loaded report (``data.Results``), each folder's read by ``load_runs``,
+    with the report's run ids and labels (a report of several folders renames some)."""
+    if not results.stored:
+        return load_runs(results.root)
+    ours = {(folder, rid): key for key, (folder, rid) in results.stored.items()}
+    labels = results.runs.set_index("run_id")[["problem_label", "optimizer_label"]]
+    runs = []
+    for folder in dict.fromkeys(folder for folder, _ in results.stored.values()):
+        for run in load_runs(folder):
+            key = ours.get((folder, run.run_id))
+            if key is not None:
+                problem, config = labels.loc[key]
+                runs.append(replace(run, run_id=key, label=problem, config=config))
+    return runs
+
+
+def coco_report(root: str | Path, colors: dict[str, str], fmt: str = "png",
+                runs: list[CocoRun] | None = None) -> tuple[list[FigureFile], list[str]]:
     """Write tables/ert.{csv,md} and the COCO figures of ``root``; their figures and notes.
+    ``runs``: the runs to measure (``report_runs``), by default the folder's.
 
     Only for a folder with bbob runs or a problem swept over dimensions: elsewhere the report's
     own tables and ECDFs say it all, and nothing is written.
@@ -356,7 +375,7 @@ def coco_report(root: str | Path, colors: dict[str, str], fmt: str = "png"
     from optbench.bench.report.figures import style
 
     root = Path(root)
-    runs = load_runs(root)
+    runs = load_runs(root) if runs is None else runs
     bbob = any(r.function is not None for r in runs)
     with style():
         scaling = scaling_figure(runs, colors, root / "figures", fmt) if runs else None

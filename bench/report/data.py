@@ -36,9 +36,28 @@ class Results:
     left_out: list[dict[str, Any]] = field(default_factory=list)
     damaged: dict[str, str] = field(default_factory=dict)  # run_id -> why it is left out
     writer: str | None = None  # the process writing the folder now (pid: command), if any
+    # several folders in one report (load_several): name -> folder, and each run's stored
+    # place (report run id -> (folder, id in that folder)); empty for one folder
+    sources: dict[str, Path] = field(default_factory=dict)
+    stored: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    title: str = ""  # the page's title when not the sweep's name
+    notes: list[str] = field(default_factory=list)  # what the report says besides its own
 
     def problems(self) -> list[str]:
         return list(dict.fromkeys(self.runs["problem_label"]))
+
+    def folder_of(self, run_id: str) -> Path:
+        """The results folder that stores the run ``run_id``."""
+        return self.stored[run_id][0] if run_id in self.stored else self.root
+
+    def trace_file(self, run_id: str) -> Path:
+        folder, rid = self.stored.get(run_id, (self.root, run_id))
+        return folder / "runs" / f"{rid}.parquet"
+
+    @property
+    def origin(self) -> str:
+        """Where the runs were read: the folder, or the folders of a combined report."""
+        return ", ".join(map(str, self.sources.values())) if self.sources else str(self.root)
 
 
 def check_results_folder(root: Path) -> None:
@@ -207,13 +226,18 @@ def _per_problem(runs, name: str, read):
                      index=runs.index, dtype=object)
 
 
-def load_traces(root: Path, run_ids, columns: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:
-    """run_id -> {column: array} for the columns each trace has (a failed set-up has none)."""
+def load_traces(source: Path | Results, run_ids,
+                columns: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:
+    """run_id -> {column: array} for the columns each trace has (a failed set-up has none).
+
+    ``source``: a results folder, or loaded ``Results`` (whose runs may come from several)."""
     import pyarrow.parquet as pq
 
+    where = source.trace_file if isinstance(source, Results) else \
+        (lambda rid: Path(source) / "runs" / f"{rid}.parquet")
     traces = {}
     for rid in run_ids:
-        path = Path(root) / "runs" / f"{rid}.parquet"
+        path = where(rid)
         if not path.is_file():
             traces[rid] = {}
             continue

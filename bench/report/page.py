@@ -43,7 +43,8 @@ def blocks(report: Report) -> list[tuple]:
     from optbench.bench.report.verdict import INTRO, verdict
 
     res, runs = report.results, report.results.runs
-    out: list[tuple] = [("h", 1, f"optbench report: {runs['sweep'].iloc[0] or res.root.name}")]
+    title = res.title or runs["sweep"].iloc[0] or res.root.name
+    out: list[tuple] = [("h", 1, f"optbench report: {title}")]
     out.append(("p", _overview(report)))
     out += [("h", 2, "Verdict"), ("p", INTRO), ("verdict", verdict(res, report.table))]
     if report.notes:
@@ -77,7 +78,7 @@ def _overview(report: Report) -> str:
     return (f"{len(runs)} runs: {runs['optimizer_label'].nunique()} optimizer configurations "
             f"on {runs['problem_label'].nunique()} problem(s), {runs['seed'].nunique()} seed(s). "
             f"Statuses: {statuses}. Built {datetime.now():%Y-%m-%d %H:%M} from "
-            f"{report.results.root}.")
+            f"{report.results.origin}.")
 
 
 def _problem_line(rows) -> str:

@@ -62,6 +62,8 @@ def config_table(runs: pd.DataFrame, identical=None) -> pd.DataFrame:
     import pandas as pd
 
     rows = []
+    # several folders in one report (report/combine.py): each row names its folder
+    several = "source" in runs and runs["source"].nunique() > 1
     for (problem, label), g in runs.groupby(["problem_label", "optimizer_label"], sort=False):
         evals = g.loc[g["target_hit"].astype(bool), "fev_to_target"].astype(float)
         status = g["status"]
@@ -70,7 +72,9 @@ def config_table(runs: pd.DataFrame, identical=None) -> pd.DataFrame:
         rows.append({
             "problem": problem, "dim": int(dim) if math.isfinite(dim) else 0,
             "optimizer": g["optimizer"].iloc[0],
-            "configuration": label, "runs": len(g),
+            "configuration": label,
+            **({"sweep": ", ".join(dict.fromkeys(g["source"]))} if several else {}),
+            "runs": len(g),
             "successes": int(g["target_hit"].astype(bool).sum()),
             # no target configured: a success rate would only say "0%" about nothing asked
             "success_rate": g["target_hit"].astype(bool).mean() if g["has_target"].any()
@@ -150,19 +154,22 @@ FINAL_GAP = "median final f − f*"
 
 
 def display_header(table: pd.DataFrame, problem: str) -> tuple[str, ...]:
-    """DISPLAY_HEADER, with final f − f* where the problem's f* is known."""
+    """DISPLAY_HEADER, with final f − f* where the problem's f* is known, and the sweep (its
+    folder) after the configuration in a report of several folders."""
     rows = table[table["problem"] == problem]
+    header = DISPLAY_HEADER
     if "f_opt_known" in rows and rows["f_opt_known"].any():
-        return (*DISPLAY_HEADER[:4], FINAL_GAP, *DISPLAY_HEADER[5:])
-    return DISPLAY_HEADER
+        header = (*DISPLAY_HEADER[:4], FINAL_GAP, *DISPLAY_HEADER[5:])
+    return (header[0], "sweep", *header[1:]) if "sweep" in table else header
 
 
 def display_rows(table: pd.DataFrame, problem: str) -> list[tuple[bool, list[str]]]:
-    """(is best, cells) for each configuration of ``problem``, cells as in DISPLAY_HEADER."""
+    """(is best, cells) for each configuration of ``problem``, cells as in display_header."""
     out = []
     for row in table[table["problem"] == problem].itertuples():
         label = f"{BEST_MARK} {row.configuration}" if row.best else row.configuration
-        out.append((bool(row.best), [label, str(row.runs), _success(row), _evals(row),
+        label = [label, row.sweep] if "sweep" in table else [label]
+        out.append((bool(row.best), [*label, str(row.runs), _success(row), _evals(row),
                                      number(final_median(row)),
                                      number(row.wall_time_s_median),
                                      _statuses(row)]))
@@ -179,11 +186,17 @@ def markdown_table(table: pd.DataFrame, problem: str) -> str:
     def cells(values):
         return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
 
+    left = ["---"] * _text_columns(table)
     lines = [cells(display_header(table, problem)),
-             "|" + "|".join(["---"] + ["--:"] * 5 + ["---"]) + "|"]
+             "|" + "|".join([*left, *["--:"] * 5, "---"]) + "|"]
     for best, values in display_rows(table, problem):
         lines.append(cells([f"**{v}**" if best else v for v in values]))
     return "\n".join(lines)
+
+
+def _text_columns(table: pd.DataFrame) -> int:
+    """The columns before the numbers: the configuration, and its sweep when several."""
+    return 2 if "sweep" in table else 1
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -219,7 +232,8 @@ def latex(table: pd.DataFrame) -> str:
         parts.append("\n".join([
             r"\begin{table}[ht]", r"\centering", r"\small",
             rf"\caption{{{_tex(problem)}: per optimizer configuration{_tex(kinks)}}}",
-            r"\begin{tabular}{lrlrrrl}", r"\toprule", *body, r"\bottomrule", r"\end{tabular}",
+            rf"\begin{{tabular}}{{{'l' * _text_columns(table)}rlrrrl}}", r"\toprule", *body,
+            r"\bottomrule", r"\end{tabular}",
             r"\end{table}",
         ]))
     return "\n\n".join(parts) + "\n"

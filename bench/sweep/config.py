@@ -352,7 +352,7 @@ def _expand(model: SweepModel, path: Path, base: Path,
         opts.append((i, name, *_axes(path, f"optimizers[{i}].{name}", plugins, "optimizer",
                                      name, params, base)))
     _refuse_too_many(model, path, [p[4] for p in probs], [o[3] for o in opts])
-    problems = _problem_settings(model, path, plugins, probs, objects)
+    problems = _problem_settings(model, path, plugins, probs, objects, base)
     optimizers = []
     for i, name, key, axes in opts:
         for combo in _grid(axes):
@@ -369,7 +369,7 @@ def _expand(model: SweepModel, path: Path, base: Path,
 
 
 def _problem_settings(model: SweepModel, path: Path, plugins: Plugins, probs,
-                      objects: dict[int, Any]) -> list[tuple]:
+                      objects: dict[int, Any], base: Path) -> list[tuple]:
     """(name, canonical params, targets, payload, budget, title) of each problem setting, each
     built once (a budget per dimension is resolved here, where the dimension is known)."""
     payloads = _payloads(path, objects)
@@ -379,7 +379,8 @@ def _problem_settings(model: SweepModel, path: Path, plugins: Plugins, probs,
         targets = _entry_targets(path, i, sweep_targets, extra.get("targets"))
         for combo in _grid(axes):
             problem = objects[i] if i in objects else \
-                _build(path, f"problems[{i}].{name}", plugins.problems, key, combo)
+                _build(path, f"problems[{i}].{name}", plugins.problems, key, combo,
+                       lambda c, key=key: plugins.objects("problem", key, c, base))
             if targets.distance is not None and problem.x_opt is None:
                 # point at the entry: its own targets, or the sweep's that it inherits
                 if extra.get("targets") is not None:
@@ -528,9 +529,10 @@ def _depth(value) -> int:
     return 1 + _depth(value[0]) if isinstance(value, list) and value else int(value == [])
 
 
-def _build(path, where, registry: Registry, name, params):
+def _build(path, where, registry: Registry, name, params, objects=None):
+    """Build one setting; ``objects`` imports what its ``object_params`` name, first."""
     try:
-        return registry.build(name, params)
+        return registry.build(name, params if objects is None else objects(params))
     except (*USER_ERRORS, ValueError, TypeError) as e:
         param = getattr(e, "param", None) or _named_param(str(e), params)
         key = f"{where}.{param}" if param else where

@@ -80,14 +80,16 @@ class RunSpec:
     def id(self) -> str:
         """A hash of what the run's numbers depend on, and of nothing machine-specific.
 
-        ``base_dir`` only locates ``file.py:Class`` entries, so it is left out; such an entry
-        contributes its file's content instead: a config copied or moved with its plugin keeps
+        ``base_dir`` only locates ``file.py:Class`` entries (and parameters naming
+        ``file.py:name``), so it is left out; such an entry contributes its file's content
+        instead: a config copied or moved with its plugin keeps
         its ids, and an edited plugin gets new ones (its old numbers no longer hold).
         """
         data = asdict(self)
         for key in ("sweep", "timeout", "base_dir", "payload", "title"):  # timeout: a limit
             data.pop(key)
-        code = {n: _file_digest(self.base_dir, n) for n in (self.problem, self.optimizer)
+        named = [v for v in self.problem_kwargs.values() if isinstance(v, str)]  # jax's loss
+        code = {n: _file_digest(self.base_dir, n) for n in (self.problem, self.optimizer, *named)
                 if _is_file_entry(n)}
         if self.payload is not None:  # the problem's code and data, as pickled
             code[self.problem] = hashlib.sha256(self.payload).hexdigest()
