@@ -33,7 +33,10 @@ def report_command(args: argparse.Namespace) -> int:
     check_results_folder(root)
     if not Store(root).stored_ids():
         raise UsageError(f"{root} holds no finished runs yet: nothing to report")
-    print(f"report: {build_report(root, quiet=False, fmt=args.format)}")
+    written = build_report(root, quiet=False, fmt=args.format)
+    if written is None:  # it said why, in one line
+        return 2
+    print(f"report: {written}")
     return 0
 
 
@@ -64,6 +67,10 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
     views = problem_views(results, table, traces, identical)
     figures, notes = _figures(results, views, fmt)
     notes = _general_notes(results) + _identical_notes(views) + notes
+    if results.writer is None:  # a sweep that began writing while the report read the folder
+        from optbench.bench.results.lock import holder
+
+        results.writer = holder(root)
     page = Report(results=results, table=table, table_files=table_files, figures=figures,
                   notes=notes)
     written = write_pages(page)
