@@ -384,6 +384,8 @@ def test_force_never_deletes_through_a_symlinked_runs_folder(tmp_path):
 
 
 def test_report_files_replace_links_instead_of_writing_through_them(tmp_path):
+    """Links named like report files are replaced, never written through; on a full disk the
+    report is one line and leaves no link replaced and no file half-written."""
     cfg = _write(tmp_path, SMALL)
     out = tmp_path / "out"
     assert _run(cfg, out) == 0
@@ -394,6 +396,20 @@ def test_report_files_replace_links_instead_of_writing_through_them(tmp_path):
     (out / "report.html").symlink_to(outside["html"])
     (out / "report.md").symlink_to(outside["md"])
     (out / "tables" / "per_config.tex").symlink_to(outside["tex"])
+
+    def small_files():  # the kernel refuses a write past 4 kB, as a full disk does
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    full = subprocess.run([sys.executable, "-m", "optbench", "report", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          preexec_fn=small_files)
+    assert full.returncode == 2, full.stderr
+    line, = full.stderr.strip().splitlines()  # one line, no traceback, nothing left half-done
+    assert line.startswith(f"optbench: error: cannot write {out}/")
+    assert line.endswith(": File too large")
+    assert (out / "report.html").is_symlink() and not list(out.rglob("*.tmp"))
+    assert not [p for p in out.rglob("*") if p.is_file() and p.stat().st_size == 0
+                and p.name != LOCK]
     old = os.umask(0o022)
     try:
         assert main(["report", str(out)]) == 0
@@ -580,3 +596,4 @@ def test_a_full_disk_mid_sweep_is_one_line_and_stops_at_once(tmp_path):
     assert line.endswith(".parquet: File too large")
     assert elapsed < 30  # the 60 s run in the other worker was not waited for
     assert not list((out / "runs").iterdir())  # nothing half-written
+

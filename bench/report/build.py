@@ -52,7 +52,7 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
     if fmt not in FORMATS:
         raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     root = Path(root)
-    results = load_results(root)
+    results = load_results(root, quiet=quiet)
     if results.runs.empty:
         if not quiet:
             print(f"report: {root} holds no finished runs; no report written", file=sys.stderr)
