@@ -178,6 +178,10 @@ def test_damaged_runs_are_listed_by_report_and_redone_by_resume(tmp_path):
               for rid in before.index}
     ids = sorted(before.index)
     want = _damage(out / "runs", ids)
+    garbage = b"\x89\xff not text {"  # and the folder's own files, not UTF-8, not JSON, not npz
+    for path in (out / "config.yaml", out / "sweep_runs.json", out / "left_out.json",
+                 *(out / "landscapes").iterdir()):
+        path.write_bytes(garbage)
 
     done = _cli("report", out)  # draws what is sound, names what is not, no traceback
     assert done.returncode == 0, done.stderr
@@ -208,6 +212,8 @@ def test_damaged_runs_are_listed_by_report_and_redone_by_resume(tmp_path):
     kept = {p.name for p in moved.iterdir()}
     assert {f"{ids[0]}.parquet", f"{ids[1]}.json", f"{ids[3]}.json"} <= kept  # moved, not lost
     assert not list((out / "runs").glob(".*.tmp"))
+    assert (out / "config.previous.yaml").read_bytes() == garbage  # kept as it was
+    assert (out / "config.yaml").read_text() == cfg.read_text()
     # all runs stored again, sound, with the numbers of the first sweep, bitwise
     scan = Store(out).scan()
     assert not scan.damaged and sorted(scan.sound) == ids
