@@ -121,8 +121,8 @@ def _incomplete(res: Results) -> list[tuple]:
         of = f" of the sweep's {len(planned)}" if planned else ""
         out.append(("p", f"In progress: a sweep ({res.writer}) was writing this folder when "
                          f"this report was built, so it shows the {len(res.runs)} runs{of} "
-                         "finished by then. Build it again when the sweep ends (optbench report "
-                         f"{res.root})."))
+                         "finished by then. Build it again when the sweep ends (\"optbench "
+                         f"report {res.root}\")."))
     if res.damaged:
         n = len(res.damaged)
         out.append(("p", f"{n} stored run{'s are' if n > 1 else ' is'} damaged and left out of "
@@ -143,8 +143,9 @@ def _damaged(res: Results) -> list[tuple]:
     return [("h", 2, f"Damaged runs ({n})"),
             ("p", "These stored runs do not read back as written (a run counts only when its "
                   "summary and its trace both read and agree), so they are left out of the "
-                  f"tables and figures. `optbench run CONFIG --out {res.root} --resume` moves "
-                  "them to quarantine/ (with why.json) and runs them again."),
+                  f"tables and figures. \"optbench run CONFIG --out {res.root} --resume\" "
+                  "moves them to quarantine/ (its why.json lists them all) and runs them "
+                  "again."),
             ("list", lines)]
 
 
