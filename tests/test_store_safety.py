@@ -2,8 +2,10 @@
 code, no writes through links, bounded inputs. Real processes, real files."""
 
 import hashlib
+import html
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -110,6 +112,10 @@ def test_a_second_writer_is_refused_naming_the_first(tmp_path, capsys):
         results = load_results(out)
         assert 1 <= len(results.runs) < 100 and not results.damaged
         assert f"being written now (pid {first.pid}: " in capsys.readouterr().err
+        assert main(["report", str(out)]) == 0  # and so does its report page
+        page = html.unescape((out / "report.html").read_text())
+        assert f"In progress: a sweep (pid {first.pid}: optbench run {cfg} " in page
+        assert re.search(r"it shows the \d+ runs of the sweep's 100 finished by then", page)
         for second in seconds:
             _, err = second.communicate(timeout=120)
             assert second.returncode == 2, err
@@ -172,13 +178,25 @@ def test_damaged_runs_are_listed_by_report_and_redone_by_resume(tmp_path):
               for rid in before.index}
     ids = sorted(before.index)
     want = _damage(out / "runs", ids)
+    garbage = b"\x89\xff not text {"  # and the folder's own files, not UTF-8, not JSON, not npz
+    for path in (out / "config.yaml", out / "sweep_runs.json", out / "left_out.json",
+                 *(out / "landscapes").iterdir()):
+        path.write_bytes(garbage)
 
     done = _cli("report", out)  # draws what is sound, names what is not, no traceback
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     note = next(line for line in done.stderr.splitlines() if "damaged and left out" in line)
-    for rid, why in want.items():
-        assert f"{rid}: {why}" in note
+    assert note.startswith(f"optbench: note: 6 of the {len(ids)} stored runs of {out} are ")
+    assert all(rid in note for rid in want)
+    assert "trace damaged: its checksum differs from the summary's (2 runs: " in note
+    # the page itself lists every damaged run and why, apart from what it draws
+    page = html.unescape((out / "report.html").read_text())
+    assert "6 stored runs are damaged and left out of every table and figure" in page
+    damaged = page[page.index("<h2>Damaged runs (6)</h2>"):]
+    items = re.findall(r"<li>([0-9a-f]{16}): ([^<]*)</li>", damaged[:damaged.index("<h2>", 1)])
+    assert {rid: why.split(":")[0] for rid, why in items} == want
+    assert all(rid not in page[:page.index("<h2>Damaged runs")] for rid in want)
     table = pd.read_csv(out / "tables" / "per_config.csv")
     assert table["runs"].sum() == len(ids) - len(want)
     assert len(load_results(out, quiet=True).runs) == len(ids) - len(want)
@@ -194,6 +212,8 @@ def test_damaged_runs_are_listed_by_report_and_redone_by_resume(tmp_path):
     kept = {p.name for p in moved.iterdir()}
     assert {f"{ids[0]}.parquet", f"{ids[1]}.json", f"{ids[3]}.json"} <= kept  # moved, not lost
     assert not list((out / "runs").glob(".*.tmp"))
+    assert (out / "config.previous.yaml").read_bytes() == garbage  # kept as it was
+    assert (out / "config.yaml").read_text() == cfg.read_text()
     # all runs stored again, sound, with the numbers of the first sweep, bitwise
     scan = Store(out).scan()
     assert not scan.damaged and sorted(scan.sound) == ids
@@ -203,6 +223,38 @@ def test_damaged_runs_are_listed_by_report_and_redone_by_resume(tmp_path):
     for rid, trace in traces.items():
         again = pq.read_table(out / "runs" / f"{rid}.parquet").to_pandas()
         pd.testing.assert_frame_equal(again.drop(columns="time_s"), trace.drop(columns="time_s"))
+
+
+def test_a_folder_with_nothing_sound_is_one_line_not_an_empty_report(tmp_path, capsys):
+    cfg = _write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    assert _run(cfg, out) == 0
+    manifest = (out / "sweep_runs.json").read_text()
+    ids = json.loads(manifest)
+    # the sweep's runs not stored (yet): interrupted before the first of an edited config
+    (out / "sweep_runs.json").write_text(json.dumps(["0" * 16]))
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    out_, err = capsys.readouterr()
+    assert out_ == "" and err == f"report: {out} holds no finished runs; no report written\n"
+    # every stored run damaged: one line, exit 2, in the CLI; the same line raised in Python
+    (out / "sweep_runs.json").write_text(manifest)
+    for rid in ids[:-1]:
+        (out / "runs" / f"{rid}.json").write_text("")
+    (out / "runs" / f"{ids[-1]}.parquet").unlink()
+    assert main(["report", str(out)]) == 2
+    out_, err = capsys.readouterr()
+    line, = err.splitlines()
+    assert out_ == "" and line == (
+        f"optbench: error: {out}: all 8 of its stored runs are damaged, so there is nothing to "
+        f"show: summary unreadable: not the JSON optbench writes (7 runs: {ids[0]}, {ids[1]}, "
+        f"{ids[2]} and 4 more); trace missing ({ids[-1]}); `optbench run CONFIG --out {out} "
+        "--resume` moves them to quarantine/ and runs them again")
+    assert not (out / "report.html").exists()
+    with pytest.raises(optbench.ResultsError) as e:
+        len(optbench.load(out).summary)
+    assert f"optbench: error: {e.value}" == line
+    assert capsys.readouterr().err == ""
 
 
 def test_a_summary_records_its_trace_checksum_and_rows(tmp_path):
@@ -263,12 +315,15 @@ def test_nothing_that_reads_a_folder_executes_the_code_it_names(tmp_path):
         assert len(r.summary) == 4, r.summary
         assert len(r.traces()) > 4 and len(r.table()) == 2 and len(r.failed) == 0
         repr(r)
+        from optbench.bench.cli.main import main
+        assert main(["export", "--coco", "coco", {str(folder)!r}]) == 2  # no bbob run in it
         print(sorted(m for m in sys.modules if "payload" in m))
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+    assert "holds no finished bbob runs" in done.stderr
     assert not marker.exists()
 
 
@@ -335,6 +390,8 @@ def test_force_never_deletes_through_a_symlinked_runs_folder(tmp_path):
 
 
 def test_report_files_replace_links_instead_of_writing_through_them(tmp_path):
+    """Links named like report files are replaced, never written through; on a full disk the
+    report is one line and leaves no link replaced and no file half-written."""
     cfg = _write(tmp_path, SMALL)
     out = tmp_path / "out"
     assert _run(cfg, out) == 0
@@ -345,6 +402,20 @@ def test_report_files_replace_links_instead_of_writing_through_them(tmp_path):
     (out / "report.html").symlink_to(outside["html"])
     (out / "report.md").symlink_to(outside["md"])
     (out / "tables" / "per_config.tex").symlink_to(outside["tex"])
+
+    def small_files():  # the kernel refuses a write past 4 kB, as a full disk does
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    full = subprocess.run([sys.executable, "-m", "optbench", "report", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          preexec_fn=small_files)
+    assert full.returncode == 2, full.stderr
+    line, = full.stderr.strip().splitlines()  # one line, no traceback, nothing left half-done
+    assert line.startswith(f"optbench: error: cannot write {out}/")
+    assert line.endswith(": File too large")
+    assert (out / "report.html").is_symlink() and not list(out.rglob("*.tmp"))
+    assert not [p for p in out.rglob("*") if p.is_file() and p.stat().st_size == 0
+                and p.name != LOCK]
     old = os.umask(0o022)
     try:
         assert main(["report", str(out)]) == 0
@@ -531,3 +602,4 @@ def test_a_full_disk_mid_sweep_is_one_line_and_stops_at_once(tmp_path):
     assert line.endswith(".parquet: File too large")
     assert elapsed < 30  # the 60 s run in the other worker was not waited for
     assert not list((out / "runs").iterdir())  # nothing half-written
+

@@ -38,6 +38,8 @@ def report_command(args: argparse.Namespace) -> int:
         written = build_report(roots[0], quiet=False, fmt=args.format)
     else:
         written = build_combined(roots, args.out, quiet=False, fmt=args.format)
+    if written is None:  # it said why, in one line
+        return 2
     print(f"report: {written}")
     return 0
 
@@ -79,7 +81,7 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
 
     if fmt not in FORMATS:
         raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    return write_report(load_results(Path(root)), quiet, fmt, brief)
+    return write_report(load_results(Path(root), quiet=quiet), quiet, fmt, brief)
 
 
 def write_report(results, quiet: bool = False, fmt: str = "png",
@@ -103,6 +105,10 @@ def write_report(results, quiet: bool = False, fmt: str = "png",
     views = problem_views(results, table, traces, identical)
     figures, notes = _figures(results, views, fmt)
     notes = _general_notes(results) + _identical_notes(views) + notes
+    if results.writer is None:  # a sweep that began writing while the report read the folder
+        from optbench.bench.results.lock import holder
+
+        results.writer = holder(root)
     page = Report(results=results, table=table, table_files=table_files, figures=figures,
                   notes=notes)
     written = write_pages(page)

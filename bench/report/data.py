@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from optbench.bench.errors import UsageError
+from optbench.bench.errors import ResultsError, UsageError
 from optbench.bench.results.records import SUMMARY_COLUMNS
 from optbench.bench.results.store import Store
+from optbench.bench.results.verify import listing
 
 
 @dataclass
@@ -74,7 +75,8 @@ def check_results_folder(root: Path) -> None:
 
 def load_results(root: Path, quiet: bool = False) -> Results:
     """The folder's sound runs (both files read back and agree: ``store.verify``); a run that
-    does not is left out and named on stderr (``quiet``: not), and kept in ``damaged``."""
+    does not is left out and named on stderr (``quiet``: not), and kept in ``damaged``. A
+    folder whose stored runs are all damaged is a ResultsError: there is nothing to show."""
     import pandas as pd
 
     from optbench.bench.results.lock import holder
@@ -83,6 +85,8 @@ def load_results(root: Path, quiet: bool = False) -> Results:
     store = Store(root)
     writer = holder(root)  # read before the runs: what it finishes later is not shown
     scan = store.scan(store.selected_ids())
+    if scan.damaged and not scan.sound:
+        raise ResultsError(all_damaged(root, scan.damaged))
     docs = store.load_docs(scan)
     if not quiet:
         _say_left_out(root, scan, writer)
@@ -160,11 +164,20 @@ def _say_left_out(root: Path, scan, writer: str | None) -> None:
         print(f"optbench: note: {root} is being written now ({writer}): this shows the "
               f"{len(scan.sound)} runs finished so far", file=sys.stderr)
     if scan.damaged:
-        shown = "; ".join(f"{rid}: {why}" for rid, why in sorted(scan.damaged.items())[:10])
-        more = f"; and {len(scan.damaged) - 10} more" if len(scan.damaged) > 10 else ""
-        print(f"optbench: note: {len(scan.damaged)} stored runs of {root} are damaged and left "
-              f"out ({shown}{more}); `optbench run --resume` sets them aside and runs them "
-              "again", file=sys.stderr)
+        n = len(scan.damaged)
+        print(f"optbench: note: {n} of the {n + len(scan.sound)} stored runs of {root} "
+              f"{'are' if n > 1 else 'is'} damaged and left out: {listing(scan.damaged)}; "
+              f"`optbench run CONFIG --out {root} --resume` moves them to quarantine/ and runs "
+              "them again", file=sys.stderr)
+
+
+def all_damaged(root: Path, damaged: dict[str, str]) -> str:
+    """The line for a folder with nothing sound to show."""
+    which = "its only stored run is" if len(damaged) == 1 else \
+        f"all {len(damaged)} of its stored runs are"
+    return (f"{root}: {which} damaged, so there is nothing to show: {listing(damaged)}; "
+            f"`optbench run CONFIG --out {root} --resume` moves them to quarantine/ and runs "
+            "them again")
 
 
 NUMERIC = ("f_final", "f_best", "f_opt", "wall_time_s", "fev_to_target", "target_value",
@@ -241,7 +254,11 @@ def load_traces(source: Path | Results, run_ids,
         if not path.is_file():
             traces[rid] = {}
             continue
-        table = pq.read_table(path)  # a few kB: one read beats a schema read and a second
+        try:
+            table = pq.read_table(path)  # a few kB: one read beats a schema read and a second
+        except FileNotFoundError:  # deleted since it was verified: a --force began writing
+            traces[rid] = {}
+            continue
         traces[rid] = {c: table.column(c).to_numpy() for c in columns
                        if c in table.column_names}
     return traces

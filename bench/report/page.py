@@ -46,6 +46,7 @@ def blocks(report: Report) -> list[tuple]:
     title = res.title or runs["sweep"].iloc[0] or res.root.name
     out: list[tuple] = [("h", 1, f"optbench report: {title}")]
     out.append(("p", _overview(report)))
+    out += _incomplete(res)
     out += [("h", 2, "Verdict"), ("p", INTRO), ("verdict", verdict(res, report.table))]
     if report.notes:
         out += [("h", 2, "Left out, and why"), ("list", report.notes)]
@@ -65,6 +66,7 @@ def blocks(report: Report) -> list[tuple]:
     if overall:
         out += [("h", 2, "All problems"), *[("figure", f) for f in overall]]
     out += _failed(runs)
+    out += _damaged(res)
     out += [("h", 2, "Configuration"), ("code", "yaml", res.config_text or "(missing)")]
     out += [("h", 2, "Environment"), ("list", _environment_lines(res.environment)),
             ("code", "json", json.dumps(res.environment, indent=1) if res.environment
@@ -108,6 +110,44 @@ def _failed(runs) -> list[tuple]:
     lines = [f"{r.status}: {r.problem_label} · {r.optimizer_label} · seed {r.seed} · run "
              f"{r.run_id}: {r.message or '(no message)'}" for r in failed.itertuples()]
     return [("h", 2, f"Failed runs ({len(failed)})"), ("list", lines)]
+
+
+def _incomplete(res: Results) -> list[tuple]:
+    """What the page cannot show, said first: a sweep still writing, damaged runs."""
+    out = []
+    if res.writer:
+        from optbench.bench.results.store import Store
+
+        planned = Store(res.root).selected_ids()
+        of = f" of the sweep's {len(planned)}" if planned else ""
+        out.append(("p", f"In progress: a sweep ({res.writer}) was writing this folder when "
+                         f"this report was built, so it shows the {len(res.runs)} runs{of} "
+                         "finished by then. Build it again when the sweep ends (\"optbench "
+                         f"report {res.root}\")."))
+    if res.damaged:
+        n = len(res.damaged)
+        out.append(("p", f"{n} stored run{'s are' if n > 1 else ' is'} damaged and left out of "
+                         "every table and figure: see Damaged runs."))
+    return out
+
+
+DAMAGED_SHOWN = 200  # runs listed by id on the page; the rest are counted
+
+
+def _damaged(res: Results) -> list[tuple]:
+    if not res.damaged:
+        return []
+    n = len(res.damaged)
+    lines = [f"{rid}: {why}" for rid, why in sorted(res.damaged.items())[:DAMAGED_SHOWN]]
+    if n > DAMAGED_SHOWN:
+        lines.append(f"and {n - DAMAGED_SHOWN} more")
+    return [("h", 2, f"Damaged runs ({n})"),
+            ("p", "These stored runs do not read back as written (a run counts only when its "
+                  "summary and its trace both read and agree), so they are left out of the "
+                  f"tables and figures. \"optbench run CONFIG --out {res.root} --resume\" "
+                  "moves them to quarantine/ (its why.json lists them all) and runs them "
+                  "again."),
+            ("list", lines)]
 
 
 def _environment_lines(env: dict | None) -> list[str]:

@@ -232,8 +232,8 @@ class Store:
     def write_config(self, text: str) -> None:
         """config.yaml; one that differs is kept as config.previous.yaml (its runs stay)."""
         path = self.root / "config.yaml"
-        if path.is_file() and (old := path.read_text()) != text:
-            self.write_text("config.previous.yaml", old)
+        if path.is_file() and (old := path.read_bytes()) != text.encode():  # kept as it is
+            atomic_write(self.root / "config.previous.yaml", old)
         self.write_text("config.yaml", text)
 
     def select(self, ids) -> None:

@@ -31,6 +31,21 @@ class Scan:
         return ", ".join(f"{n} {why}" for why, n in counts.most_common())
 
 
+def listing(damaged: dict[str, str], shown: int = 3) -> str:
+    """Damaged runs grouped by what is wrong, a few ids each, for one line: ``trace missing
+    (0123456789abcdef); summary unreadable: not the JSON optbench writes (5 runs: a, b, c and 2
+    more)``. The most common reason first."""
+    by: dict[str, list[str]] = {}
+    for rid, why in sorted(damaged.items()):
+        by.setdefault(why, []).append(rid)
+    parts = []
+    for why, ids in sorted(by.items(), key=lambda item: (-len(item[1]), item[0])):
+        more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+        which = ", ".join(ids[:shown]) + more
+        parts.append(f"{why} ({which})" if len(ids) == 1 else f"{why} ({len(ids)} runs: {which})")
+    return "; ".join(parts)
+
+
 def verify(runs: Path, rid: str) -> tuple[dict[str, Any] | None, str]:
     """Run ``rid``'s document when its summary and its trace read back and agree, else
     (None, what is wrong). Cheap enough for every run at every resume (README: measured)."""
