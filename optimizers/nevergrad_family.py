@@ -10,6 +10,10 @@ point is the parametrization's initial value and ``sigma`` its initial mutation 
 Nevergrad's optimizers have no stopping test of their own: the run ends by its budget (those
 that wrap a library on a thread, ``NelderMead``, ``BFGS``, ..., restart it until the budget is
 spent). ``close()`` stops the threads that Nevergrad's recaster starts, so none outlives the run.
+An exception inside Nevergrad's own ``ask``, ``tell`` or ``recommend`` (not the problem's) is the
+method giving up: the step returns the last iterate with ``converged`` set and ``success``
+False (the run's status ``failed``), Nevergrad's message and where it was raised kept. NGOpt
+with numpy 2.4 and Nevergrad 1.0.12 does so after a few evaluations (Nevergrad issue 1612).
 
 Arguments: ``sigma`` (1.0), ``num_workers`` (1), ``seed`` (null: the run's seed; the
 parametrization's ``random_state`` is ``numpy.random.RandomState(seed)``).

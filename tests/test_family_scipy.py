@@ -298,3 +298,12 @@ def test_every_gradient_method_runs_on_differences_of_a_value_only_problem_and_s
     run = optbench.run(problem, f"scipy:{method}", budget={"evaluations": 23})
     assert run.status == "budget", run.message
     assert "central differences" in run.message and "no gradient" in run.message
+
+
+@pytest.mark.parametrize("method", ["BFGS", "COBYQA"])
+def test_a_time_budget_leaves_no_thread(method):
+    """A time budget stops between steps, like an iteration budget: close() ends minimize."""
+    result = optbench.run({"rosenbrock": {"dim": 4, "x0": [0, 0, 0, 0]}}, f"scipy:{method}",
+                          budget={"seconds": 1e-6})
+    assert result.status == "budget" and "time budget" in result.message
+    assert result.iterations == 1 and not _our_threads()
