@@ -10,6 +10,10 @@ point is the parametrization's initial value and ``sigma`` its initial mutation 
 Nevergrad's optimizers have no stopping test of their own: the run ends by its budget (those
 that wrap a library on a thread, ``NelderMead``, ``BFGS``, ..., restart it until the budget is
 spent). ``close()`` stops the threads that Nevergrad's recaster starts, so none outlives the run.
+An exception inside Nevergrad's own ``ask``, ``tell`` or ``recommend`` (not the problem's) is the
+method giving up: the step returns the last iterate with ``converged`` set and ``success``
+False (the run's status ``failed``), Nevergrad's message and where it was raised kept. NGOpt
+with numpy 2.4 and Nevergrad 1.0.12 does so after a few evaluations (Nevergrad issue 1612).
 
 Arguments: ``sigma`` (1.0), ``num_workers`` (1), ``seed`` (null: the run's seed; the
 parametrization's ``random_state`` is ``numpy.random.RandomState(seed)``).
@@ -24,7 +28,9 @@ https://GitHub.com/FacebookResearch/Nevergrad, 2018.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import traceback
 import warnings
 from typing import Any, ClassVar
 
@@ -68,12 +74,41 @@ class NevergradOptimizer(Optimizer):
 
     def step(self) -> np.ndarray:
         opt = self.ng
-        candidates = [opt.ask() for _ in range(self.num_workers)]
-        for candidate in candidates:
-            opt.tell(candidate, self.oracle.value(candidate.value))
-        self.x = np.asarray(opt.recommend().value, dtype=float)
+        try:
+            with self._library():
+                candidates = [opt.ask() for _ in range(self.num_workers)]
+            for candidate in candidates:
+                value = self.oracle.value(candidate.value)  # the problem's errors are its own
+                with self._library():
+                    opt.tell(candidate, value)
+            with self._library():
+                x = np.asarray(opt.recommend().value, dtype=float)
+        except _GaveUp:
+            return self.x.copy()
+        self.x = x
         self.nit += 1
         return self.x
+
+    @contextlib.contextmanager
+    def _library(self):
+        """An exception inside Nevergrad's own ask, tell or recommend (not the problem's) is
+        the method giving up: the run ends ``failed`` with Nevergrad's words and where they
+        were raised, and the threads of the optimizers its frames held are stopped."""
+        try:
+            yield
+        except Exception as e:
+            frames = list(traceback.walk_tb(e.__traceback__))
+            for frame, _ in frames:
+                for value in list(frame.f_locals.values()):
+                    if _is_nevergrad_optimizer(value):
+                        _stop_threads(value)
+            where = frames[-1][0].f_code.co_filename if frames else ""
+            where = where[where.rfind("nevergrad"):] if "nevergrad" in where else where
+            e.__traceback__ = None
+            self.converged, self.success = True, False
+            self.message = (f"Nevergrad's {self.member} raised {type(e).__name__}: {e} "
+                            f"(in {where}, line {frames[-1][1] if frames else '?'})")
+            raise _GaveUp from None
 
     def close(self) -> None:
         """Stop the threads Nevergrad's recaster started for this optimizer (and those it
@@ -83,11 +118,19 @@ class NevergradOptimizer(Optimizer):
             _stop_threads(opt)
 
 
+class _GaveUp(Exception):
+    """Nevergrad raised inside ``step``: the step returns the last iterate, ``converged``."""
+
+
+def _is_nevergrad_optimizer(value: Any) -> bool:
+    import nevergrad as ng
+
+    return isinstance(value, ng.optimizers.base.Optimizer)
+
+
 def _stop_threads(opt: Any, depth: int = 0) -> None:
     """Nevergrad keeps a recast method's thread in ``_messaging_thread`` and sub-optimizers
     (NGOpt's choice, portfolios) in attributes; private, so kept to this function."""
-    import nevergrad as ng
-
     messenger = getattr(opt, "_messaging_thread", None)
     if messenger is not None:
         messenger.stop()
@@ -98,7 +141,7 @@ def _stop_threads(opt: Any, depth: int = 0) -> None:
         return
     for value in vars(opt).values():
         for sub in value if isinstance(value, list | tuple) else [value]:
-            if isinstance(sub, ng.optimizers.base.Optimizer):
+            if _is_nevergrad_optimizer(sub):
                 _stop_threads(sub, depth + 1)
 
 

@@ -233,7 +233,8 @@ def _arg_docs(doc: str) -> dict[str, str]:
 def _references(doc: str) -> str:
     """The docstring's References, as plain text, or optax itself."""
     refs = doc.partition("References:")[2].partition("\n\n.. ")[0]
-    text = re.sub(r"`([^`<]*?)\s*<[^>]*>`_", r"\1", " ".join(refs.split()))
+    entries = [" ".join(entry.split()) for entry in refs.split("\n\n")]  # one per paragraph
+    text = "; ".join(re.sub(r"`([^`<]*?)\s*<[^>]*>`_", r"\1", e) for e in entries if e)
     return text.strip() or "optax, https://GitHub.com/google-deepmind/optax"
 
 

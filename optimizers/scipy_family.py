@@ -15,7 +15,9 @@ iteration, except COBYQA's, which comes once per evaluation: there a step is one
 Options are scipy's (``scipy.optimize.show_options("minimize", M)``), with scipy's defaults,
 iteration and evaluation limits included (TNC's ``maxfun`` is max(100, 10·n) by default). Not
 options: what the runner or the problem provides (``jac``, ``hess``, ``bounds``,
-``callback``) and scipy's printing (``disp``, ``iprint``, ``verbose``, ``return_all``).
+``callback``), scipy's printing (``disp``, ``iprint``, ``verbose``, ``return_all``) and its steps
+for differencing the gradient (``eps``, ``finite_diff_rel_step``: scipy is always given one;
+Newton-CG's ``eps``, its step for Hessian-vector products, stays).
 Newton-CG and trust-constr get no Hessian, so Newton-CG takes Hessian-vector products by
 differences of the gradient and trust-constr updates a BFGS approximation, as scipy does.
 
@@ -101,6 +103,10 @@ NOT_OPTIONS = frozenset({
     "fun", "func", "x0", "args", "jac", "grad", "hess", "hessp", "bounds", "constraints",
     "callback", "disp", "iprint", "verbose", "return_all", "workers", "sparse_jacobian",
 })
+# scipy's steps for differencing the gradient itself, which it never does here (jac=True always):
+# not options, except Newton-CG's eps (its Hessian-vector products by gradient differences)
+DIFFERENCING = frozenset({"eps", "finite_diff_rel_step"})
+USES_EPS = frozenset({"Newton-CG"})
 # options whose one value is a list (levels of nesting), so that a YAML list does not sweep
 LIST_OPTIONS = {"direc": 2, "hess_inv0": 2, "scale": 1, "offset": 1, "finite_diff_rel_step": 1}
 
@@ -218,6 +224,7 @@ class ScipyFamily(Family):
             Param(p.name, _plain(p.default), docs.get(p.name, ""))
             for p in inspect.signature(routine).parameters.values()
             if p.name not in NOT_OPTIONS and p.default is not p.empty
+            and (p.name not in DIFFERENCING or (p.name == "eps" and member in USES_EPS))
             and p.kind is p.POSITIONAL_OR_KEYWORD
         ]
         summary = _summary(member)

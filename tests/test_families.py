@@ -2,6 +2,7 @@
 libraries, ``optbench list``, and the statuses a library's exits map to."""
 
 import inspect
+import re
 import subprocess
 import sys
 import textwrap
@@ -81,7 +82,7 @@ def test_list_shows_a_family_without_its_library_as_unavailable():
                                           "(did you mean optax:adamax"),
     ("cma:x: {}", "unknown optimizer 'cma:x': the cma family is spelled 'cma' alone"),
     ("scipy:BFGS: {gtl: 1.0e-6}", "optimizers[0].scipy:BFGS.gtl: unknown parameter (did you "
-                                  "mean gtol?); valid: gtol, norm, eps, maxiter"),
+                                  "mean gtol?); valid: gtol, norm, maxiter, xrtol"),
     ("cma: {popsiz: 8}", "optimizers[0].cma.popsiz: unknown parameter (did you mean popsize?)"),
     ("optax:adamw: {learning_rate: 0.1, b3: 1}", "optimizers[0].optax:adamw.b3: unknown "
                                                  "parameter"),
@@ -122,8 +123,7 @@ def test_list_one_member_shows_scipys_options_defaults_and_reference(capsys):
                              "of scalar function of one or more variables using the BFGS")
     shown = {line.split(" = ")[0].strip(): line.split(" = ")[1] for line in out[1:]
              if " = " in line}
-    assert list(shown) == ["gtol", "norm", "eps", "maxiter", "finite_diff_rel_step", "xrtol",
-                           "c1", "c2", "hess_inv0"]
+    assert list(shown) == ["gtol", "norm", "maxiter", "xrtol", "c1", "c2", "hess_inv0"]
     assert shown["gtol"].startswith("1e-05  ") and shown["c2"].startswith("0.9  ")
     doc = " ".join(show_options("minimize", "BFGS", disp=False).split())
     assert shown["c1"].partition("  ")[2] in doc  # scipy's own words
@@ -191,3 +191,31 @@ def test_family_members_run_from_yaml_with_seeds(tmp_path):
                          sigma0=0.5, budget={"evaluations": 200})
     assert again.f_best == df.loc[("cma", 1), "f_best"]
     np.testing.assert_array_equal(df.loc[("cma", 1), "n_eval"], 200)
+
+
+@pytest.mark.parametrize("method", [m for m in SCIPY if m in {
+    "BFGS", "CG", "L-BFGS-B", "TNC", "SLSQP", "trust-constr"}])
+def test_scipys_own_gradient_steps_are_refused_since_it_is_always_given_a_gradient(method):
+    """eps and finite_diff_rel_step matter to scipy only when jac is not given; here it always
+    is, so setting them would silently do nothing: refused as unknown."""
+    options = set(inspect.signature(optimizers.make(f"scipy:{method}").__class__).parameters)
+    assert not options & {"eps", "finite_diff_rel_step"}
+    documented = show_options("minimize", method, disp=False)
+    keys = [k for k in ("eps", "finite_diff_rel_step")
+            if re.search(rf"^\s*{k}\s*:", documented, re.M)]
+    assert keys  # scipy documents at least one of them for each gradient method
+    for key in keys:
+        with pytest.raises(optbench.ParameterError, match=f"unknown parameter '{key}'"):
+            optimizers.make(f"scipy:{method}", **{key: 1e-6})
+
+
+def test_newton_cgs_eps_is_its_hessian_vector_step():
+    """Newton-CG differences gradients for its Hessian-vector products with eps: kept."""
+    assert optimizers.make("scipy:Newton-CG", eps=1e-6).options == {"eps": 1e-6}
+
+
+def test_optax_references_are_separated_as_in_its_docs(capsys):
+    assert main(["list", "optax:adamw"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "  reference: Loshchilov et al, Decoupled Weight Decay Regularization, 2019; Dozat, "
+        "Incorporating Nesterov Momentum into Adam, 2016")

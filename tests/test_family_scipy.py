@@ -16,6 +16,7 @@ import optbench
 from optbench import optimizers
 from optbench.optimizers import BudgetExhausted, PlainOracle
 from optbench.problems import make
+from optbench.problems.base import Problem
 
 GRADIENT = {"BFGS", "CG", "L-BFGS-B", "TNC", "SLSQP", "trust-constr", "Newton-CG"}
 DERIVATIVE_FREE = {"Powell", "COBYLA", "COBYQA"}
@@ -233,3 +234,76 @@ def test_failures_keep_scipys_message_and_are_not_success():
     opt, _, _, stop = stepped(Kinked(), "BFGS", np.array([1.0, -2.0]), {})
     assert stop is None and opt.converged and opt.success is False
     assert opt.message == ref.message
+
+
+# scipy's own iteration or evaluation limit, small enough to end 2-D Rosenbrock early
+OWN_LIMIT = {"TNC": {"maxfun": 5}, "COBYQA": {"maxfev": 5}, "Powell": {"maxiter": 1},
+             "COBYLA": {"maxiter": 5}}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_through_the_runner_scipys_exits_are_statuses_in_scipys_words(method):
+    """scipy's own limit is the run's ``budget``; its success is ``converged``; both with
+    scipy's message, and the evaluations scipy made."""
+    # from (0, 0): from (-1.2, 1) SLSQP's first step jumps to f ~ 1e11, which the runner
+    # stops as diverged (test_a_divergence_stops_the_worker_too)
+    x0, spec = [0.0, 0.0], {"rosenbrock": {"dim": 2, "x0": [0.0, 0.0]}}
+    problem = make("rosenbrock", dim=2)
+    limit = OWN_LIMIT.get(method, {"maxiter": 3})
+    ref, calls = direct(problem, method, np.array(x0), limit)
+    assert not ref.success
+    run = optbench.run(spec, f"scipy:{method}", budget={"evaluations": 100_000}, **limit)
+    assert run.status == "budget" and run.message == f"scipy {method}: {ref.message}"
+    assert run.evaluations == calls
+    if method == "COBYLA":  # from this start it ends by its own iteration limit
+        return
+    options = {"COBYQA": {"maxfev": 1000}}.get(method, {})
+    ref, calls = direct(problem, method, np.array(x0), options)
+    run = optbench.run(spec, f"scipy:{method}", budget={"evaluations": 100_000}, **options)
+    assert ref.success and run.status == "converged" and run.message == ref.message
+    assert run.evaluations == calls
+    np.testing.assert_array_equal(run.x, ref.x)
+
+
+class Kinked(Problem):
+    """|x|₁: no gradient at its minimum, where BFGS loses precision and gives up."""
+
+    name = "kinked"
+    dim = 2
+
+    def initial_point(self, rng):
+        return np.array([1.0, -2.0])
+
+    def value(self, x):
+        return float(np.abs(x).sum())
+
+    def value_and_grad(self, x):
+        return self.value(x), np.sign(x)
+
+
+def test_a_give_up_is_failed_in_scipys_words():
+    ref, _ = direct(Kinked(), "BFGS", np.array([1.0, -2.0]), {})
+    assert not ref.success and ref.status == 2  # precision loss: neither success nor a limit
+    run = optbench.run(Kinked(), "scipy:BFGS", budget={"evaluations": 10_000})
+    assert run.status == "failed" and run.message.startswith(ref.message)
+    np.testing.assert_array_equal(run.x, ref.x)
+
+
+@pytest.mark.parametrize("method", sorted(GRADIENT))
+def test_every_gradient_method_runs_on_differences_of_a_value_only_problem_and_says_so(method):
+    def f(x):
+        return float(so.rosen(x))
+
+    problem = optbench.problem(f, x0=[0.0, 0.0], name="value-only-rosen")
+    run = optbench.run(problem, f"scipy:{method}", budget={"evaluations": 23})
+    assert run.status == "budget", run.message
+    assert "central differences" in run.message and "no gradient" in run.message
+
+
+@pytest.mark.parametrize("method", ["BFGS", "COBYQA"])
+def test_a_time_budget_leaves_no_thread(method):
+    """A time budget stops between steps, like an iteration budget: close() ends minimize."""
+    result = optbench.run({"rosenbrock": {"dim": 4, "x0": [0, 0, 0, 0]}}, f"scipy:{method}",
+                          budget={"seconds": 1e-6})
+    assert result.status == "budget" and "time budget" in result.message
+    assert result.iterations == 1 and not _our_threads()

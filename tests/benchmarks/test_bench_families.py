@@ -12,11 +12,11 @@ the end of ``pytest tests/benchmarks --benchmark-enable``:
   (the step interface also asks for the recommendation at each step: it is the iterate);
 - optax:adamw: 1,000 steps on Rosenbrock 10-D, against optax's update jitted by hand in float64.
 
-Measured (CPU time, the minimum of 25 runs of each, interleaved, one BLAS thread, on two cores
-shared with other work; wall time there swung by ±50% from run to run): scipy:BFGS 1.47 (the
-thread handover, +29 µs per iteration), scipy:L-BFGS-B on the autoencoder 1.04, cma 0.95-1.0,
-Nevergrad 1.15 (+33 µs a step: the recommendation it asks for as the iterate), optax 1.12
-(+4 µs a step). On a shared machine, time CPU: ``--benchmark-timer time.process_time``.
+pytest-benchmark runs one benchmark's rounds after the other's, so on a shared machine a change
+of load between them shows up as overhead. ``python tests/benchmarks/test_bench_families.py
+[ROUNDS]`` times the same pairs interleaved (baseline, stepped, baseline, ...), CPU time and
+wall time, and prints the median ratios with the load (``os.getloadavg``) before and after;
+the figures in README.md's "### Families" come from it.
 """
 
 import cma
@@ -33,12 +33,7 @@ from optbench.optimizers import BudgetExhausted, PlainOracle
 from optbench.problems import make
 
 ROUNDS = {"rounds": 9, "iterations": 1, "warmup_rounds": 1}
-
-
-@pytest.fixture(scope="module")
-def rosen():
-    problem = make("rosenbrock", dim=10)
-    return problem, problem.initial_point(np.random.default_rng(0))
+GENERATIONS, ASKS, UPDATES = 100, 1000, 1000
 
 
 def steps(name, problem, x0, n=None, **hp):
@@ -55,82 +50,58 @@ def steps(name, problem, x0, n=None, **hp):
     return opt
 
 
-# -- scipy ----------------------------------------------------------------------------------
-@pytest.mark.benchmark(group="scipy:BFGS rosenbrock-10d to convergence")
-def test_baseline_scipy_bfgs(benchmark, rosen):
-    problem, x0 = rosen
-    result = benchmark.pedantic(so.minimize, args=(problem.value_and_grad, x0),
-                                kwargs={"jac": True, "method": "BFGS"}, **ROUNDS)
-    benchmark.extra_info["nit"] = int(result.nit)
-
-
-@pytest.mark.benchmark(group="scipy:BFGS rosenbrock-10d to convergence")
-def test_scipy_bfgs_stepped(benchmark, rosen):
-    problem, x0 = rosen
-    opt = benchmark.pedantic(steps, args=("scipy:BFGS", problem, x0), **ROUNDS)
-    ref = so.minimize(problem.value_and_grad, x0, jac=True, method="BFGS")
-    assert opt.nit == ref.nit and np.array_equal(opt.x, ref.x)
-
-
 @pytest.fixture(scope="module")
-def autoencoder():
-    problem = make("autoencoder", hidden=25)
-    return problem, problem.initial_point(np.random.default_rng(0))
+def runs():
+    return {group: (base, stepped) for group, base, stepped in pairs()}
 
 
-@pytest.mark.benchmark(group="scipy:L-BFGS-B autoencoder 100 iterations")
-def test_baseline_scipy_lbfgsb(benchmark, autoencoder):
-    problem, x0 = autoencoder
-    benchmark.pedantic(so.minimize, args=(problem.value_and_grad, x0),
-                       kwargs={"jac": True, "method": "L-BFGS-B",
-                               "options": {"maxiter": 100}}, **ROUNDS)
+GROUPS = ["scipy:BFGS rosenbrock-10d", "scipy:L-BFGS-B autoencoder 100 it",
+          "cma rosenbrock-10d 100 gen", "nevergrad:TwoPointsDE 1000 ev", "optax:adamw 1000 steps"]
 
 
-@pytest.mark.benchmark(group="scipy:L-BFGS-B autoencoder 100 iterations")
-def test_scipy_lbfgsb_stepped(benchmark, autoencoder):
-    problem, x0 = autoencoder
-    opt = benchmark.pedantic(steps, args=("scipy:L-BFGS-B", problem, x0),
-                             kwargs={"maxiter": 100}, **ROUNDS)
-    assert opt.nit == 100
+@pytest.mark.parametrize("group", GROUPS)
+def test_baseline(benchmark, runs, group):
+    benchmark.group = group
+    benchmark.pedantic(runs[group][0], **ROUNDS)
 
 
-# -- cma ------------------------------------------------------------------------------------
-GENERATIONS = 100
+@pytest.mark.parametrize("group", GROUPS)
+def test_stepped(benchmark, runs, group):
+    benchmark.group = group
+    base, stepped = runs[group]
+    opt = benchmark.pedantic(stepped, **ROUNDS)
+    ref = base()
+    if group.startswith("scipy"):  # the same run as scipy's, or the figure means nothing
+        assert opt.nit == ref.nit and np.array_equal(opt.x, ref.x)
+    else:
+        assert opt.nit == {"cma": GENERATIONS, "nevergrad": ASKS, "optax": UPDATES}[
+            group.split(":")[0].split(" ")[0]]
 
 
-@pytest.mark.benchmark(group="cma rosenbrock-10d 100 generations")
-def test_baseline_cma_ask_tell(benchmark, rosen):
-    problem, x0 = rosen
+# -- interleaved, for the README's figures ---------------------------------------------------
+def pairs():
+    """(group, baseline, stepped): each a no-argument callable doing the group's whole run."""
+    problem = make("rosenbrock", dim=10)
+    x0 = problem.initial_point(np.random.default_rng(0))
+    ae = make("autoencoder", hidden=25)
+    ae0 = ae.initial_point(np.random.default_rng(0))
+    tx = optax.adamw(1e-3)
 
-    def loop():
+    @jax.jit
+    def update(params, state, g):
+        updates, state = tx.update(g, state, params)
+        return optax.apply_updates(params, updates), state
+
+    def cma_loop():
         es = cma.CMAEvolutionStrategy(x0, 0.5, {"seed": 3, "verbose": -9, "verb_log": 0,
                                                 "verb_disp": 0})
         for _ in range(GENERATIONS):
             xs = es.ask()
             es.tell(xs, [problem.value(x) for x in xs])
-            es.stop()  # the loop's own test, as in cma's documentation
+            es.stop()
         return es.result.xfavorite
 
-    benchmark.pedantic(loop, **ROUNDS)
-
-
-@pytest.mark.benchmark(group="cma rosenbrock-10d 100 generations")
-def test_cma_stepped(benchmark, rosen):
-    problem, x0 = rosen
-    opt = benchmark.pedantic(steps, args=("cma", problem, x0, GENERATIONS),
-                             kwargs={"sigma0": 0.5, "seed": 3}, **ROUNDS)
-    assert opt.nit == GENERATIONS
-
-
-# -- nevergrad ------------------------------------------------------------------------------
-ASKS = 1000
-
-
-@pytest.mark.benchmark(group="nevergrad:TwoPointsDE rosenbrock-10d 1000 evaluations")
-def test_baseline_nevergrad_ask_tell(benchmark, rosen):
-    problem, x0 = rosen
-
-    def loop():
+    def ng_loop():
         param = ng.p.Array(init=x0)
         param.random_state = np.random.RandomState(3)
         opt = ng.optimizers.registry["TwoPointsDE"](parametrization=param, budget=ASKS)
@@ -139,46 +110,59 @@ def test_baseline_nevergrad_ask_tell(benchmark, rosen):
             opt.tell(c, problem.value(c.value))
         return opt.recommend().value
 
-    benchmark.pedantic(loop, **ROUNDS)
-
-
-@pytest.mark.benchmark(group="nevergrad:TwoPointsDE rosenbrock-10d 1000 evaluations")
-def test_nevergrad_stepped(benchmark, rosen):
-    problem, x0 = rosen
-    opt = benchmark.pedantic(steps, args=("nevergrad:TwoPointsDE", problem, x0, ASKS),
-                             kwargs={"seed": 3}, **ROUNDS)
-    assert opt.nit == ASKS
-
-
-# -- optax ----------------------------------------------------------------------------------
-UPDATES = 1000
-
-
-@pytest.mark.benchmark(group="optax:adamw rosenbrock-10d 1000 steps")
-def test_baseline_optax_jitted_by_hand(benchmark, rosen):
-    problem, x0 = rosen
-    tx = optax.adamw(1e-3)
-
-    @jax.jit
-    def update(params, state, g):
-        updates, state = tx.update(g, state, params)
-        return optax.apply_updates(params, updates), state
-
-    def loop():
+    def optax_loop():
         with jax.enable_x64(True):
             params = jnp.asarray(x0)
             state = tx.init(params)
             for _ in range(UPDATES):
-                g = problem.grad(np.asarray(params))
-                params, state = update(params, state, g)
+                params, state = update(params, state, problem.grad(np.asarray(params)))
             return np.asarray(params)
 
-    benchmark.pedantic(loop, **ROUNDS)
+    return [
+        ("scipy:BFGS rosenbrock-10d",
+         lambda: so.minimize(problem.value_and_grad, x0, jac=True, method="BFGS"),
+         lambda: steps("scipy:BFGS", problem, x0)),
+        ("scipy:L-BFGS-B autoencoder 100 it",
+         lambda: so.minimize(ae.value_and_grad, ae0, jac=True, method="L-BFGS-B",
+                             options={"maxiter": 100}),
+         lambda: steps("scipy:L-BFGS-B", ae, ae0, maxiter=100)),
+        ("cma rosenbrock-10d 100 gen", cma_loop,
+         lambda: steps("cma", problem, x0, GENERATIONS, sigma0=0.5, seed=3)),
+        ("nevergrad:TwoPointsDE 1000 ev", ng_loop,
+         lambda: steps("nevergrad:TwoPointsDE", problem, x0, ASKS, seed=3)),
+        ("optax:adamw 1000 steps", optax_loop,
+         lambda: steps("optax:adamw", problem, x0, UPDATES, learning_rate=1e-3)),
+    ]
 
 
-@pytest.mark.benchmark(group="optax:adamw rosenbrock-10d 1000 steps")
-def test_optax_stepped(benchmark, rosen):
-    problem, x0 = rosen
-    opt = benchmark.pedantic(steps, args=("optax:adamw", problem, x0, UPDATES),
-                             kwargs={"learning_rate": 1e-3}, **ROUNDS)
-    assert opt.nit == UPDATES
+def interleaved(rounds: int = 15) -> None:
+    import os
+    import statistics
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        print(f"load before: {os.getloadavg()}")
+        for group, base, stepped in pairs():
+            base(), stepped()  # warm up (jit, imports, caches)
+            cpu = {"base": [], "stepped": []}
+            wall = {"base": [], "stepped": []}
+            for _ in range(rounds):
+                for key, fn in (("base", base), ("stepped", stepped)):
+                    c, w = time.process_time(), time.perf_counter()
+                    fn()
+                    cpu[key].append(time.process_time() - c)
+                    wall[key].append(time.perf_counter() - w)
+            med = {k: statistics.median(v) for k, v in cpu.items()}
+            medw = {k: statistics.median(v) for k, v in wall.items()}
+            print(f"{group}: CPU {med['base'] * 1e3:.2f} ms -> {med['stepped'] * 1e3:.2f} ms "
+                  f"= {med['stepped'] / med['base']:.3f}x; wall "
+                  f"{medw['stepped'] / medw['base']:.3f}x  (load {os.getloadavg()[0]:.2f})")
+        print(f"load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    interleaved(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
