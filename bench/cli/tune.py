@@ -9,25 +9,17 @@ from optbench.bench.formatting import number
 
 
 def tune_command(args: argparse.Namespace) -> int:
+    from optbench.bench.cli.run import options, report
     from optbench.bench.tune.config import load_tune
     from optbench.bench.tune.drive import run_tune
 
     tune = load_tune(args.config)
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
-    outcome = run_tune(tune, args.out, workers=args.workers, scheduler=args.scheduler,
-                       resume=args.resume, force=args.force, check=not args.no_check,
-                       progress=not args.quiet, say=say)
-    store = outcome.store
+    outcome = run_tune(tune, args.out, **options(args))
     if not args.quiet:
         print(tune_table(outcome.studies, tune.settings.describe()))
-        print(f"\nresults: {store.root}/ (tune.json, trials.csv, summary.csv of the held-out "
-              "runs, studies.sqlite3, runs/)")
-    if not args.no_report:
-        from optbench.bench.report.build import build_report
-
-        written = build_report(store.root, quiet=args.quiet, brief=True)
-        if not args.quiet and written:
-            print(f"report: {written}")
+        print(f"\nresults: {outcome.store.root}/ (tune.json, trials.csv, summary.csv of the "
+              "held-out runs, studies.sqlite3, runs/)")
+    report(outcome.store, args)
     if outcome.refused:
         names = ", ".join(sorted({name for name, _ in outcome.refused}))
         print(f"optbench: not tuned, its gradient check failed: {names}", file=sys.stderr)
