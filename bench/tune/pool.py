@@ -3,15 +3,14 @@
 A sweep hands its executor every run at once; a study cannot, since the sampler picks trial
 k + 1 from what trials 1..k scored. These pools take runs as they are asked (``submit``) and
 give back each finished one's summary row (``next``) once it is stored, built from the same
-pieces as the sweep's executors: the runner's ``execute`` in this process; a pebble process pool
-started with ``spawn_context`` whose worker is killed at a run's hard timeout; or a Dask cluster
+pieces as the sweep's executors: the runner's ``execute`` in this process; the sweep's process
+pool (``bench/run/pool.py``), whose worker is killed at a run's hard timeout; or a Dask cluster
 where ``bounded_execute`` runs each spec in a helper process its worker can kill. Failures become
 records the same way.
 
 A local worker stores its own run (``Store.save``: atomic, one file per run id) and sends back
 only the summary row: the one process that asks and tells (``study.Tuner``) spends its time on
-Optuna, not on writing traces, while the other workers run. The workers start with the pool,
-while that process opens the studies, not when the first trial is asked.
+Optuna, not on writing traces, while the other workers run.
 """
 
 from __future__ import annotations
@@ -19,22 +18,19 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Hashable
-from concurrent.futures import FIRST_COMPLETED, wait
-from concurrent.futures import TimeoutError as FutureTimeout
 
-from optbench.bench.errors import describe
+from optbench.bench.errors import UsageError, describe
 from optbench.bench.results.records import RunRecord
-from optbench.bench.results.status import Status
 from optbench.bench.results.store import Store
 from optbench.bench.run.executors import (
     ClusterLost,
     _died,
     _killed,
+    _lost,
     _pin_blas,
     bounded_execute,
     dask_client,
     default_workers,
-    spawn_context,
 )
 from optbench.bench.run.runner import execute
 from optbench.bench.sweep.spec import RunSpec
@@ -42,15 +38,12 @@ from optbench.bench.sweep.spec import RunSpec
 Row = dict  # a run's summary row, as RunRecord.summary() gives it
 
 
-def _execute_and_store(spec: RunSpec, root: str) -> Row:
-    """In a worker: run ``spec`` and store it in the results folder ``root``."""
+def _execute_and_store(item: tuple[RunSpec, str, Hashable]) -> Row:
+    """In a worker: run the spec and store it in the results folder (the item's first two)."""
+    spec, root, _ = item
     record = execute(spec)
     Store(root).save(record)
     return record.summary()
-
-
-def _started() -> None:
-    """A task that only makes the pool start its workers."""
 
 
 def _stored(store: Store, record: RunRecord) -> Row:
@@ -79,50 +72,42 @@ class InProcess:
 
 
 class LocalPool:
-    """A pebble process pool of ``workers`` processes (each pinned to one BLAS thread)."""
+    """The sweep's process pool (``bench/run/pool.py``: SIGKILL at a run's hard limit, workers
+    that ignore Ctrl-C and die with this process), fed through a queue it reads as it goes."""
 
     def __init__(self, workers: int, store: Store):
-        from pebble import ProcessPool
+        from optbench.bench.run.pool import imap
 
         self.slots, self._store = workers, store
-        self._pool = ProcessPool(max_workers=workers, initializer=_pin_blas,
-                                 context=spawn_context())
-        self._pool.schedule(_started)  # the workers import optbench while the studies open
-        self._futures: dict = {}
+        self._queue: deque = deque()
+        self._outcomes = imap(_execute_and_store, self._queue, workers,
+                              limit=lambda item: item[0].timeout, initializer=_pin_blas)
+        self._pending = 0
 
     def submit(self, spec: RunSpec, tag: Hashable) -> None:
-        future = self._pool.schedule(_execute_and_store, args=(spec, str(self._store.root)),
-                                     timeout=spec.timeout)
-        self._futures[future] = (spec, tag)
+        self._queue.append((spec, str(self._store.root), tag))
+        self._pending += 1
 
     def pending(self) -> int:
-        return len(self._futures)
+        return self._pending
 
     def next(self) -> tuple[Hashable, Row]:
-        from pebble import ProcessExpired
+        from optbench.bench.run.pool import PoolBroken
 
-        done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
-        future = min(done, key=lambda f: self._order(f))  # the earliest submitted first
-        spec, tag = self._futures.pop(future)
         try:
-            return tag, future.result()
-        except FutureTimeout:
-            record = _killed(spec)
-        except ProcessExpired as e:
-            record = _died(spec, e.exitcode)
-        except Exception as e:  # e.g. a run that could not be stored or sent back
-            record = RunRecord(spec, Status.ERROR, describe(e))
+            (spec, _, tag), kind, value = next(self._outcomes)
+        except PoolBroken as e:
+            raise UsageError(f"--workers {self.slots}: {e}; --workers 0 runs in this "
+                             "process") from None
+        self._pending -= 1
+        if kind == "done":
+            return tag, value
+        record = (_killed(spec) if kind == "timeout" else _died(spec, value) if kind == "died"
+                  else _lost(spec, value))  # e.g. a run that could not be stored or sent back
         return tag, _stored(self._store, record)
 
-    def _order(self, future) -> int:
-        return list(self._futures).index(future)
-
-    def close(self, interrupted: bool = False) -> None:
-        if interrupted:
-            self._pool.stop()
-        else:
-            self._pool.close()
-        self._pool.join()
+    def close(self) -> None:
+        self._outcomes.close()  # kills the workers
 
 
 class DaskPool:
@@ -174,7 +159,5 @@ def pool(workers: int | None, scheduler: str | None, store: Store):
     local = LocalPool(n, store)
     try:
         yield local
-    except BaseException:
-        local.close(interrupted=True)
-        raise
-    local.close()
+    finally:
+        local.close()
