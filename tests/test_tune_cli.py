@@ -3,9 +3,14 @@ its held-out results beside its defaults') checked against the stored runs and t
 read directly, and the exit codes of `run` (1 when a gradient check leaves a problem out)."""
 
 import json
+import os
+import signal
 import sqlite3
 import statistics
+import subprocess
+import sys
 import textwrap
+import time
 
 import yaml
 
@@ -120,3 +125,75 @@ def test_a_problem_whose_gradient_check_fails_is_not_tuned_and_exits_1(tmp_path,
     doc = json.loads((tmp_path / "r" / "tune.json").read_text())
     assert [s["problem_label"] for s in doc["studies"]] == ["mine.py:Sphere"]
     assert doc["studies"][0]["trials"] == 2
+
+
+HANG = textwrap.dedent('''
+    import os
+    import pathlib
+    import time
+
+    import numpy as np
+    from optbench.problems import Problem
+
+
+    class Hang(Problem):
+        """Hangs in its first value (a mark file says which process and when)."""
+
+        name = "hang"
+
+        def __init__(self, marks=""):
+            self.dim, self.marks = 2, marks
+
+        def value(self, x):
+            pathlib.Path(self.marks, f"in-{os.getpid()}").write_text(repr(time.time()))
+            time.sleep(120)
+            return 0.0
+
+        def initial_point(self, rng):
+            return np.ones(2)
+''')
+
+
+def test_trials_on_workers_are_killed_at_their_hard_limit_and_die_with_the_command(tmp_path):
+    """`--workers 2`: two trials hang at once; each run is killed at `timeout: 2` and stored as
+    `timeout` (its trial told); a SIGKILLed `optbench tune` leaves no worker behind."""
+    from test_shutdown import session
+
+    (tmp_path / "hang.py").write_text(HANG)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def start(timeout: float, out: str) -> subprocess.Popen:
+        cfg = tmp_path / f"{out}.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "name": "hang", "problems": [{"hang.py:Hang": {"marks": str(marks)}}],
+            "optimizers": [{"adam": {"lr": {"loguniform": [1.0e-2, 1.0]}}}],
+            "budget": {"evaluations": 50}, "targets": {"value": 1.0e-3}, "timeout": timeout,
+            "tune": {"trials": 2, "held_out": 1}}, sort_keys=False))
+        return subprocess.Popen(
+            [sys.executable, "-m", "optbench", "tune", str(cfg), "--out", str(tmp_path / out),
+             "--workers", "2", "--quiet", "--no-report", "--no-check"],
+            cwd=tmp_path, start_new_session=True, stderr=subprocess.PIPE, text=True)
+
+    proc = start(2, "limit")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "limit" / "runs").glob("*.json")]
+    assert len(runs) == 4  # two trials, then the best configuration and the defaults
+    assert [doc["summary"]["status"] for doc in runs] == ["timeout"] * 4
+    assert len(list(marks.iterdir())) >= 2  # they hung in worker processes, not here
+    assert not session(proc.pid)
+
+    for p in marks.iterdir():
+        p.unlink()
+    proc = start(600, "killed")
+    deadline = time.monotonic() + 120
+    while len(list(marks.iterdir())) < 2:  # both trials hang in their workers
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while session(proc.pid):
+        assert time.monotonic() < deadline, f"left behind: {session(proc.pid)}"
+        time.sleep(0.01)
