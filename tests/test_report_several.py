@@ -178,7 +178,9 @@ def test_a_damaged_run_is_named_and_left_out(sweeps, tmp_path, capsys):
     (copy / "runs" / f"{victim}.json").write_text("{ cut short")
     assert main(["report", str(copy), str(b), "--out", str(tmp_path / "both")]) == 0
     err = capsys.readouterr().err
-    assert f"1 stored runs of {copy} are damaged and left out ({victim}: " in err
+    stored = len(pd.read_csv(a / "summary.csv"))
+    assert f"1 of the {stored} stored runs of {copy} is damaged and left out: " in err
+    assert victim in err
     table = pd.read_csv(tmp_path / "both" / "tables" / "per_config.csv")
     assert table.set_index("configuration").loc["lbfgsb", "runs"] == 2
     assert optbench.load(copy, b)._results.damaged.keys() == {f"a/{victim}"}

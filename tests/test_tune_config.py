@@ -87,7 +87,7 @@ CASES = [
     ("tune.seeds", [], "tune.seeds: must be a count n >= 1"),
     ("tune.penalty", 0.5, "tune.penalty: input should be greater than or equal to 1"),
     ("tune.trails", 5, "tune.trails: unknown key; valid keys here: trials, sampler, seed"),
-    ("tune", _DELETE, "tune: missing (required)"),
+    ("tune", _DELETE, "tune: missing: a sweep config, not a tune config: run it with "),
     ("targets", _DELETE, "problems[0]: objective evals_to_target needs a target"),
     ("budget", {"iterations": 100}, "tune.objective: evals_to_target counts a run that misses"),
 ]
@@ -168,7 +168,26 @@ def test_fixed_values_pass_through_and_a_value_list_is_not_a_grid(tmp_path):
     assert spaces["lbfgsb"]["maxcor"] == Int(3, 30)
 
 
-def test_run_refuses_a_tune_config_and_tune_loads_the_shipped_one():
+def test_run_points_a_tune_config_to_tune_and_tune_a_sweep_to_run(tmp_path, capsys):
+    """Each command given the other's config: one line naming the command that runs it, exit
+    2; and the same from Python."""
+    tune_cfg, sweep_cfg = tmp_path / "t.yaml", tmp_path / "s.yaml"
+    tune_cfg.write_text(yaml.safe_dump(BASE, sort_keys=False))
+    sweep_cfg.write_text(yaml.safe_dump({k: v for k, v in BASE.items() if k != "tune"} |
+                                        {"optimizers": ["nag"]}, sort_keys=False))
+    for command, cfg, other in (("run", tune_cfg, "tune"), ("tune", sweep_cfg, "run")):
+        code = main([command, str(cfg), "--workers", "0", "--out", str(tmp_path / "r")])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"run it with `optbench {other} {cfg}`" in err, err
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(optbench.ConfigError, match=r"run it with optbench\.tune\(config\)"):
+        optbench.sweep(BASE, out=tmp_path / "r", progress=False)
+    with pytest.raises(optbench.ConfigError, match=r"run it with optbench\.sweep\(config\)"):
+        optbench.tune(yaml.safe_load(sweep_cfg.read_text()), out=tmp_path / "r", progress=False)
+
+
+def test_tune_loads_the_shipped_config():
     tune = load_tune("configs/ackley_tune.yaml")
     assert [p.optimizer for p in tune.plans] == ["nag", "adam", "adagrad", "lbfgsb",
                                                  "nelder-mead"]

@@ -157,19 +157,23 @@ def sweep(config: str | Path | Mapping[str, Any], *, out: str | Path | None = No
     from optbench.bench.run.sweep import run_sweep
     from optbench.bench.sweep.config import load_sweep, sweep_from_mapping
 
-    if isinstance(config, Mapping):
-        spec = sweep_from_mapping(config)
-    elif isinstance(config, str | Path):
-        spec = load_sweep(config)
-    else:
-        raise ResultsError(f"sweep: config must be a YAML path or a dict, got "
-                           f"{type(config).__name__}")
+    spec = read(config, "sweep", sweep_from_mapping, load_sweep)
     outcome = run_sweep(spec, out, workers=workers, resume=resume, force=force, check=check,
                         progress=progress, say=_say if progress else _quiet)
     results = Results(outcome.store.root, outcome.refused)
     if report:
         results.report()
     return results
+
+
+def read(config, command: str, from_mapping, from_file):
+    """The config of ``optbench.sweep`` or ``optbench.tune``: a dict, or a YAML file's path."""
+    if isinstance(config, Mapping):
+        return from_mapping(config)
+    if isinstance(config, str | Path):
+        return from_file(config)
+    raise ResultsError(f"{command}: config must be a YAML path or a dict, got "
+                       f"{type(config).__name__}")
 
 
 def load(results_dir: str | Path, *more: str | Path) -> Results:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from optbench.bench.api.results import Results, _quiet, _say
+from optbench.bench.api.results import Results, _quiet, _say, read
 from optbench.bench.errors import ResultsError
 
 __all__ = ["TuneResults", "tune"]
@@ -75,13 +75,7 @@ def tune(config: str | Path | Mapping[str, Any], *, out: str | Path | None = Non
     from optbench.bench.tune.config import load_tune, tune_from_mapping
     from optbench.bench.tune.drive import run_tune
 
-    if isinstance(config, Mapping):
-        spec = tune_from_mapping(config)
-    elif isinstance(config, str | Path):
-        spec = load_tune(config)
-    else:
-        raise ResultsError(f"tune: config must be a YAML path or a dict, got "
-                           f"{type(config).__name__}")
+    spec = read(config, "tune", tune_from_mapping, load_tune)
     outcome = run_tune(spec, out, workers=workers, scheduler=scheduler, resume=resume,
                        force=force, check=check, progress=progress,
                        say=_say if progress else _quiet)

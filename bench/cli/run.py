@@ -20,27 +20,35 @@ def run_command(args: argparse.Namespace) -> int:
     from optbench.bench.report.data import load_results
     from optbench.bench.run.sweep import run_sweep
 
-    sweep = load_sweep(args.config)
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
-    outcome = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler,
-                        resume=args.resume, force=args.force, check=not args.no_check,
-                        progress=not args.quiet, say=say)
+    outcome = run_sweep(load_sweep(args.config), args.out, **options(args))
     store = outcome.store
     runs = load_results(store.root).runs
     if not args.quiet:
         more_in = "summary.csv" if args.no_report else "report.html"
         print(story(runs, outcome.refused, more_in))
         print(f"\nresults: {store.root}/ (summary.csv, runs/)")
+    report(store, args)
+    code, why = exit_code_and_why(runs, outcome.refused)
+    if code:
+        print(f"optbench: {why}", file=sys.stderr)
+    return code
+
+
+def options(args: argparse.Namespace) -> dict:
+    """The flags ``run`` and ``tune`` share, as ``run_sweep`` and ``run_tune`` take them."""
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    return dict(workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                force=args.force, check=not args.no_check, progress=not args.quiet, say=say)
+
+
+def report(store, args: argparse.Namespace) -> None:
+    """The brief report of ``run`` and ``tune``, unless ``--no-report``."""
     if not args.no_report:
         from optbench.bench.report.build import build_report
 
         written = build_report(store.root, quiet=args.quiet, brief=True)
         if not args.quiet and written:
             print(f"report: {written}")
-    code, why = exit_code_and_why(runs, outcome.refused)
-    if code:
-        print(f"optbench: {why}", file=sys.stderr)
-    return code
 
 
 def exit_code_and_why(runs, refused) -> tuple[int, str]:

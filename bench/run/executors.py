@@ -151,6 +151,13 @@ def executor(workers: int | None, scheduler: str | None):
 
 @contextlib.contextmanager
 def _dask(address: str):
+    with dask_client(address) as client:
+        yield lambda specs: dask_cluster(specs, client, address)
+
+
+@contextlib.contextmanager
+def dask_client(address: str):
+    """A client of the scheduler at ``address``, as a context (what ``optbench tune`` uses)."""
     try:
         from distributed import Client
     except ImportError:
@@ -164,7 +171,7 @@ def _dask(address: str):
     # distributed logs a lost scheduler as tracebacks; the sweep says it in one line instead
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
     try:
-        yield lambda specs: dask_cluster(specs, client, address)
+        yield client
     finally:
         with contextlib.suppress(Exception):  # a lost scheduler may not close cleanly
             client.close(timeout=5)

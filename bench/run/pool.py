@@ -93,12 +93,13 @@ def imap(function: Callable, items: Iterable, workers: int,
 
     ``limit(item)`` is the item's hard limit in seconds (None: none). Leaving the iterator
     early (an exception in the caller, KeyboardInterrupt, ``close()``) kills every worker.
-    ``function`` and ``initializer`` must be importable module-level functions.
+    ``function`` and ``initializer`` must be importable module-level functions. A deque is
+    read as it goes: items appended to it between two outcomes are run too (``optbench tune``).
     """
     from optbench.bench.run.executors import spawn_context
 
     context = spawn_context()
-    todo = deque(items)
+    todo = items if isinstance(items, deque) else deque(items)
     alive: list[_Worker] = []  # every worker started and not yet reaped, whatever its state
     try:
         while todo or any(w.state == "busy" for w in alive):

@@ -43,16 +43,22 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | Non
     ``say`` takes the progress notes (``optbench run --quiet`` silences them); what went
     wrong (a problem refused by its check, stored runs set aside) always goes to stderr.
     """
+    out = results_folder(out, sweep.name, workers, resume, force)
+    with FolderLock(out, lazy=True) as lock:  # one writer per folder (results/lock.py)
+        return _run_locked(sweep, Store(out), lock, workers, scheduler, resume, force, check,
+                           progress, say)
+
+
+def results_folder(out, name: str, workers: int | None, resume: bool, force: bool) -> Path:
+    """The results folder (default ``results/<name>``), once the flags are checked (tune too)."""
     if resume and force:
         raise UsageError("--resume and --force exclude each other: continue, or start over")
     if workers is not None and workers < 0:
         raise UsageError(f"--workers must be >= 0 (0 runs in this process), got {workers}")
-    out = Path(out) if out is not None else Path("results") / sweep.name
+    out = Path(out) if out is not None else Path("results") / name
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file; give a folder for the results")
-    with FolderLock(out, lazy=True) as lock:  # one writer per folder (results/lock.py)
-        return _run_locked(sweep, Store(out), lock, workers, scheduler, resume, force, check,
-                           progress, say)
+    return out
 
 
 def _run_locked(sweep: Sweep, store: Store, lock: FolderLock, workers, scheduler, resume: bool,

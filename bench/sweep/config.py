@@ -162,6 +162,7 @@ class Sweep:
 def load_sweep(path: str | Path) -> Sweep:
     path = Path(path)
     text, raw = read_config(path)
+    not_a_tune(path, raw)
     try:
         model = SweepModel.model_validate(raw)
     except ValidationError as e:
@@ -170,6 +171,12 @@ def load_sweep(path: str | Path) -> Sweep:
 
 
 IN_MEMORY = "in-memory"  # how a config given as a dict is named in its messages
+
+
+def not_a_tune(path: Path, raw: Mapping[str, Any]) -> None:
+    how = f"`optbench tune {path}`" if str(path) != IN_MEMORY else "optbench.tune(config)"
+    if "tune" in raw:
+        raise ConfigError(f"{path}: tune: a tune config, not a sweep: run it with {how}")
 
 
 def sweep_from_mapping(config: Mapping[str, Any], base_dir: str | Path = ".") -> Sweep:
@@ -183,6 +190,7 @@ def sweep_from_mapping(config: Mapping[str, Any], base_dir: str | Path = ".") ->
         raise ConfigError(f"{IN_MEMORY} config: must be a mapping with name, problems, "
                           f"optimizers, budget (got {type(config).__name__})")
     raw = dict(config)
+    not_a_tune(Path(IN_MEMORY), raw)
     opts = raw.get("optimizers")
     if isinstance(opts, list):  # a bare name stands for its defaults, as in optbench.run
         raw["optimizers"] = [{o: {}} if isinstance(o, str) else o for o in opts]

@@ -162,6 +162,10 @@ def is_tune_config(raw: Any) -> bool:
 
 def _tune(raw: dict[str, Any], path: Path, base: Path, text: str,
           objects: dict[int, Any]) -> Tune:
+    if "tune" not in raw:
+        how = f"`optbench run {path}`" if str(path) != IN_MEMORY else "optbench.sweep(config)"
+        raise ConfigError(f"{path}: tune: missing: a sweep config, not a tune config: run it with "
+                          f"{how}, or add a tune: section (README, Tune)")
     try:
         model = TuneModel.model_validate(raw)
     except ValidationError as e:

@@ -48,23 +48,31 @@ def run_tune(tune: Tune, out: str | Path | None = None, *, workers: int | None =
              scheduler: str | None = None, resume: bool = False, force: bool = False,
              check: bool = True, progress: bool = True,
              say: Callable[..., None] = _stderr) -> TuneOutcome:
+    """Run ``tune`` into ``out`` (default ``results/<name>``); see ``optbench tune``. One
+    process writes a results folder (its lock, as a sweep's): a second one is refused."""
+    from optbench.bench.results.lock import FolderLock
+    from optbench.bench.run.sweep import results_folder
+
+    out = results_folder(out, tune.name, workers, resume, force)
+    with FolderLock(out, lazy=True) as lock:
+        if out.is_dir():
+            lock.acquire()
+        store = Store(out)
+        if ((out / DATABASE).exists() or store.stored_ids()) and not (resume or force):
+            raise UsageError(f"{store.root} already holds studies or runs: add --resume to "
+                             "continue them, or --force to delete them and start over")
+        return _run_locked(tune, store, lock, workers, scheduler, force, check, progress, say)
+
+
+def _run_locked(tune: Tune, store: Store, lock, workers, scheduler, force: bool, check: bool,
+                progress: bool, say) -> TuneOutcome:
     from optbench.bench.run.sweep import _entry_checks
     from optbench.bench.tune.pool import pool
 
-    if resume and force:
-        raise UsageError("--resume and --force exclude each other: continue, or start over")
-    if workers is not None and workers < 0:
-        raise UsageError(f"--workers must be >= 0 (0 runs in this process), got {workers}")
-    out = Path(out) if out is not None else Path("results") / tune.name
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: is a file; give a folder for the results")
-    store = Store(out)
-    db = out / DATABASE
-    if (db.exists() or store.stored_ids()) and not (resume or force):
-        raise UsageError(f"{store.root} already holds studies or runs: add --resume to continue "
-                         "them, or --force to delete them and start over")
-    with pool(workers, scheduler) as runs:
+    out = store.root
+    with pool(workers, scheduler, store) as runs:
         refused = _entry_checks(tune.sweep) if check else {}
+        lock.acquire()
         if force:
             store.clear()
             for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", *EXPORTS):
@@ -75,7 +83,7 @@ def run_tune(tune: Tune, out: str | Path | None = None, *, workers: int | None =
         plans = [p for p in tune.plans
                  if (p.base[tune.settings.seeds[0]].problem,
                      p.base[tune.settings.seeds[0]].problem_params) not in refused]
-        studies = _tune(tune, plans, db, runs, store, progress, say)
+        studies = _tune(tune, plans, out / DATABASE, runs, store, progress, say)
         outcomes = _held_out(tune, plans, studies, runs, store, progress)
     from optbench.bench.tune.export import write_exports
 
@@ -149,8 +157,7 @@ def _held_out(tune: Tune, plans, studies, runs, store: Store, progress: bool) ->
         for spec in todo:
             runs.submit(spec, spec.id)
         for _ in todo:
-            _, record = runs.next()
-            store.save(record)
+            runs.next()  # stored by then
             bar.update()
     outcomes = []
     for plan, study, best, params, tuned, default in jobs:

@@ -2,36 +2,53 @@
 
 A sweep hands its executor every run at once; a study cannot, since the sampler picks trial
 k + 1 from what trials 1..k scored. These pools take runs as they are asked (``submit``) and
-give back each finished one (``next``), built from the same pieces as the sweep's executors: the
-runner's ``execute`` in this process; a pebble process pool started with ``spawn_context`` whose
-worker is killed at a run's hard timeout; or a Dask cluster where ``bounded_execute`` runs each
-spec in a helper process its worker can kill. Failures become records the same way.
+give back each finished one's summary row (``next``) once it is stored, built from the same
+pieces as the sweep's executors: the runner's ``execute`` in this process; the sweep's process
+pool (``bench/run/pool.py``), whose worker is killed at a run's hard timeout; or a Dask cluster
+where ``bounded_execute`` runs each spec in a helper process its worker can kill. Failures become
+records the same way.
+
+A local worker stores its own run (``Store.save``: atomic, one file per run id) and sends back
+only the summary row: the one process that asks and tells (``study.Tuner``) spends its time on
+Optuna, not on writing traces, while the other workers run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections import deque
 from collections.abc import Hashable
-from concurrent.futures import FIRST_COMPLETED, wait
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from optbench.bench.errors import UsageError, describe
 from optbench.bench.results.records import RunRecord
-from optbench.bench.results.status import Status
+from optbench.bench.results.store import Store
 from optbench.bench.run.executors import (
     ClusterLost,
-    _connect,
     _died,
     _killed,
+    _lost,
     _pin_blas,
     bounded_execute,
+    dask_client,
     default_workers,
-    spawn_context,
 )
 from optbench.bench.run.runner import execute
 from optbench.bench.sweep.spec import RunSpec
+
+Row = dict  # a run's summary row, as RunRecord.summary() gives it
+
+
+def _execute_and_store(item: tuple[RunSpec, str, Hashable]) -> Row:
+    """In a worker: run the spec and store it in the results folder (the item's first two)."""
+    spec, root, _ = item
+    record = execute(spec)
+    Store(root).save(record)
+    return record.summary()
+
+
+def _stored(store: Store, record: RunRecord) -> Row:
+    store.save(record)
+    return record.summary()
 
 
 class InProcess:
@@ -39,7 +56,8 @@ class InProcess:
 
     slots = 1
 
-    def __init__(self):
+    def __init__(self, store: Store):
+        self._store = store
         self._queue: deque = deque()
 
     def submit(self, spec: RunSpec, tag: Hashable) -> None:
@@ -48,60 +66,55 @@ class InProcess:
     def pending(self) -> int:
         return len(self._queue)
 
-    def next(self) -> tuple[Hashable, RunRecord]:
+    def next(self) -> tuple[Hashable, Row]:
         spec, tag = self._queue.popleft()
-        return tag, execute(spec)
+        return tag, _stored(self._store, execute(spec))
 
 
 class LocalPool:
-    """A pebble process pool of ``workers`` processes (each pinned to one BLAS thread)."""
+    """The sweep's process pool (``bench/run/pool.py``: SIGKILL at a run's hard limit, workers
+    that ignore Ctrl-C and die with this process), fed through a queue it reads as it goes."""
 
-    def __init__(self, workers: int):
-        from pebble import ProcessPool
+    def __init__(self, workers: int, store: Store):
+        from optbench.bench.run.pool import imap
 
-        self.slots = workers
-        self._pool = ProcessPool(max_workers=workers, initializer=_pin_blas,
-                                 context=spawn_context())
-        self._futures: dict = {}
+        self.slots, self._store = workers, store
+        self._queue: deque = deque()
+        self._outcomes = imap(_execute_and_store, self._queue, workers,
+                              limit=lambda item: item[0].timeout, initializer=_pin_blas)
+        self._pending = 0
 
     def submit(self, spec: RunSpec, tag: Hashable) -> None:
-        future = self._pool.schedule(execute, args=(spec,), timeout=spec.timeout)
-        self._futures[future] = (spec, tag)
+        self._queue.append((spec, str(self._store.root), tag))
+        self._pending += 1
 
     def pending(self) -> int:
-        return len(self._futures)
+        return self._pending
 
-    def next(self) -> tuple[Hashable, RunRecord]:
-        from pebble import ProcessExpired
+    def next(self) -> tuple[Hashable, Row]:
+        from optbench.bench.run.pool import PoolBroken
 
-        done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
-        future = min(done, key=lambda f: self._order(f))  # the earliest submitted first
-        spec, tag = self._futures.pop(future)
         try:
-            return tag, future.result()
-        except FutureTimeout:
-            return tag, _killed(spec)
-        except ProcessExpired as e:
-            return tag, _died(spec, e.exitcode)
-        except Exception as e:  # e.g. a record that could not be sent back
-            return tag, RunRecord(spec, Status.ERROR, describe(e))
+            (spec, _, tag), kind, value = next(self._outcomes)
+        except PoolBroken as e:
+            raise UsageError(f"--workers {self.slots}: {e}; --workers 0 runs in this "
+                             "process") from None
+        self._pending -= 1
+        if kind == "done":
+            return tag, value
+        record = (_killed(spec) if kind == "timeout" else _died(spec, value) if kind == "died"
+                  else _lost(spec, value))  # e.g. a run that could not be stored or sent back
+        return tag, _stored(self._store, record)
 
-    def _order(self, future) -> int:
-        return list(self._futures).index(future)
-
-    def close(self, interrupted: bool = False) -> None:
-        if interrupted:
-            self._pool.stop()
-        else:
-            self._pool.close()
-        self._pool.join()
+    def close(self) -> None:
+        self._outcomes.close()  # kills the workers
 
 
 class DaskPool:
     """Runs on a Dask cluster; ``slots`` is its number of worker threads."""
 
-    def __init__(self, client, address: str):
-        self._client, self._address = client, address
+    def __init__(self, client, address: str, store: Store):
+        self._client, self._address, self._store = client, address, store
         self.slots = max(1, sum(client.nthreads().values()))
         self._futures: dict = {}
         self._done = 0
@@ -113,7 +126,7 @@ class DaskPool:
     def pending(self) -> int:
         return len(self._futures)
 
-    def next(self) -> tuple[Hashable, RunRecord]:
+    def next(self) -> tuple[Hashable, Row]:
         from distributed import wait as dask_wait
 
         try:
@@ -128,44 +141,23 @@ class DaskPool:
                 "--resume continues the studies") from None
         _, tag = self._futures.pop(future)
         self._done += 1
-        return tag, record
+        return tag, _stored(self._store, record)  # a cluster's workers may not see the folder
 
 
 @contextlib.contextmanager
-def pool(workers: int | None, scheduler: str | None):
-    """The pool for these flags (as ``executors.executor`` reads them), as a context."""
+def pool(workers: int | None, scheduler: str | None, store: Store):
+    """The pool for these flags (as ``executors.executor`` reads them), storing its runs in
+    ``store``, as a context."""
     if scheduler:
-        with _dask_client(scheduler) as client:
-            yield DaskPool(client, scheduler)
+        with dask_client(scheduler) as client:
+            yield DaskPool(client, scheduler, store)
         return
     n = default_workers() if workers is None else workers
     if n == 0:
-        yield InProcess()
+        yield InProcess(store)
         return
-    local = LocalPool(n)
+    local = LocalPool(n, store)
     try:
         yield local
-    except BaseException:
-        local.close(interrupted=True)
-        raise
-    local.close()
-
-
-@contextlib.contextmanager
-def _dask_client(address: str):
-    try:
-        from distributed import Client
-    except ImportError:
-        raise UsageError("--scheduler needs dask.distributed: pip install 'optbench[dask]'") \
-            from None
-    try:
-        client = _connect(Client, address, seconds=20.0)
-    except Exception as e:
-        raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler there "
-                         f"({describe(e)})") from None
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    try:
-        yield client
     finally:
-        with contextlib.suppress(Exception):
-            client.close(timeout=5)
+        local.close()

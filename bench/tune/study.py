@@ -128,11 +128,10 @@ class Tuner:
                 continue
             if not self.flights:
                 return
-            run_id, record = self.pool.next()
-            self.store.save(record)
+            run_id, row = self.pool.next()  # stored by then
             self.stored.add(run_id)
             for flight in self.waiting.pop(run_id, []):
-                flight.rows[run_id] = record.summary()
+                flight.rows[run_id] = row
 
     def _fill(self) -> None:
         while len(self.flights) < max(1, self.pool.slots):
