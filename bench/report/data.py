@@ -53,15 +53,16 @@ def check_results_folder(root: Path) -> None:
         )
 
 
-def load_results(root: Path, quiet: bool = False) -> Results:
+def load_results(root: Path, quiet: bool = False, store: Store | None = None) -> Results:
     """The folder's sound runs (both files read back and agree: ``store.verify``); a run that
-    does not is left out and named on stderr (``quiet``: not), and kept in ``damaged``."""
+    does not is left out and named on stderr (``quiet``: not), and kept in ``damaged``.
+    ``store``: the folder's writer's (it knows what it wrote: ``Store.scan``)."""
     import pandas as pd
 
     from optbench.bench.results.lock import holder
 
     check_results_folder(root)
-    store = Store(root)
+    store = store if store is not None else Store(root)
     writer = holder(root)  # read before the runs: what it finishes later is not shown
     scan = store.scan(store.selected_ids())
     docs = store.load_docs(scan)
