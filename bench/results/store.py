@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import secrets
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -149,16 +150,42 @@ def spec_fields(spec) -> dict[str, Any]:
     return fields
 
 
-SYNC_SECONDS = 1.0  # a sweep flushes its finished runs to disk at least this often
+SYNC_SECONDS = 1.0  # a sweep's finished runs reach the disk about this soon
+
+
+class _Flusher:
+    """A thread that flushes a folder's filesystem to disk ``every`` seconds after a write
+    (``written``), so that the sweep never waits on the disk (a flush on a busy machine can
+    take seconds)."""
+
+    def __init__(self, folder: Path, every: float):
+        self.folder, self.every = folder, every
+        self.written, self.closing = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, name="optbench-flush", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.written.wait()
+            if self.closing.wait(self.every):
+                return
+            self.written.clear()  # what is written from now on waits for the next flush
+            with contextlib.suppress(OSError):  # the final, waited-for flush reports errors
+                sync_folder(self.folder)
+
+    def close(self) -> None:
+        self.closing.set()
+        self.written.set()
+        self.thread.join()
 
 
 class Store:
     """A results folder. ``sync_every`` > 0: the runs ``save`` writes are flushed to disk
-    together, at most that many seconds apart and at ``sync`` (a sweep's end), instead of each
-    file by itself before its rename (an fsync costs milliseconds: more than a short run).
-    A SIGKILL loses nothing written either way (the kernel holds it); a power loss may cost
-    the runs of the last ``sync_every`` seconds, which ``verify`` then finds missing or
-    damaged."""
+    together, by a thread, about that many seconds after they are written, and at ``sync``
+    (a sweep's end, which waits for it), instead of each file by itself before its rename (an
+    fsync costs milliseconds: more than a short run). A SIGKILL loses nothing written either
+    way (the kernel holds it); a power loss may cost the runs of the last seconds, which
+    ``verify`` then finds missing or damaged."""
 
     def __init__(self, root: str | Path, sync_every: float = 0.0):
         self.root = Path(root)
@@ -166,7 +193,7 @@ class Store:
         self.landscapes = self.root / FOLDER
         self.sync_every = sync_every
         self._unsynced = 0  # runs written since the last sync
-        self._synced_at = time.monotonic()
+        self._flusher: _Flusher | None = None
         # run id -> the stat of its two files as this store wrote them: read back by ``scan``
         # without verifying again while unchanged (verify() reads and hashes both)
         self._written: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
@@ -178,13 +205,17 @@ class Store:
             raise cannot_write(self.root, e) from None
 
     def sync(self) -> None:
-        """Flush to disk the runs written since the last sync (a no-op when there are none)."""
+        """Flush to disk the runs written since the last sync, and wait for it (a no-op when
+        there are none); the flushing thread stops (``save`` starts another)."""
+        if self._flusher is not None:
+            self._flusher.close()
+            self._flusher = None
         if self._unsynced:
             try:
                 sync_folder(self.runs)
             except OSError as e:
                 raise cannot_write(self.runs, e) from None
-        self._unsynced, self._synced_at = 0, time.monotonic()
+        self._unsynced = 0
 
     def stored_ids(self) -> set[str]:
         """The runs whose summary is on disk (not yet verified: see ``scan``)."""
@@ -343,8 +374,9 @@ class Store:
         self._written[rid] = (_signature(summary), _signature(self.runs / f"{rid}.parquet"))
         if batched:
             self._unsynced += 1
-            if time.monotonic() - self._synced_at >= self.sync_every:
-                self.sync()
+            if self._flusher is None:
+                self._flusher = _Flusher(self.runs, self.sync_every)
+            self._flusher.written.set()
 
     def load_docs(self, scan: Scan | None = None) -> list[dict[str, Any]]:
         """The sound stored runs of the folder's sweep (see ``select``), by run id."""
