@@ -26,7 +26,7 @@ def run_command(args: argparse.Namespace) -> int:
                         resume=args.resume, force=args.force, check=not args.no_check,
                         progress=not args.quiet, say=say)
     store = outcome.store
-    runs = load_results(store.root).runs
+    runs = load_results(store.root, store=store).runs  # it knows what it wrote
     if not args.quiet:
         more_in = "summary.csv" if args.no_report else "report.html"
         print(story(runs, outcome.refused, more_in))

@@ -27,7 +27,7 @@ import time
 
 import pyarrow.parquet as pq
 
-RUNS, ROUNDS = 1000, 5
+RUNS, ROUNDS = 1000, 3
 
 CONFIG = """
 name: trivial
