@@ -22,7 +22,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     outcome = run_sweep(load_sweep(args.config), args.out, **options(args))
     store = outcome.store
-    runs = load_results(store.root).runs
+    runs = load_results(store.root, store=store).runs  # it knows what it wrote
     if not args.quiet:
         more_in = "summary.csv" if args.no_report else "report.html"
         print(story(runs, outcome.refused, more_in))

@@ -73,16 +73,17 @@ def check_results_folder(root: Path) -> None:
         )
 
 
-def load_results(root: Path, quiet: bool = False) -> Results:
+def load_results(root: Path, quiet: bool = False, store: Store | None = None) -> Results:
     """The folder's sound runs (both files read back and agree: ``store.verify``); a run that
     does not is left out and named on stderr (``quiet``: not), and kept in ``damaged``. A
-    folder whose stored runs are all damaged is a ResultsError: there is nothing to show."""
+    folder whose stored runs are all damaged is a ResultsError: there is nothing to show.
+    ``store``: the folder's writer's (it knows what it wrote: ``Store.scan``)."""
     import pandas as pd
 
     from optbench.bench.results.lock import holder
 
     check_results_folder(root)
-    store = Store(root)
+    store = store if store is not None else Store(root)
     writer = holder(root)  # read before the runs: what it finishes later is not shown
     scan = store.scan(store.selected_ids())
     if scan.damaged and not scan.sound:

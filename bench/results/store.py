@@ -25,13 +25,15 @@ reruns nothing) but are not part of the sweep's results.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
 import os
 import platform
 import re
-import tempfile
+import secrets
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -53,24 +55,14 @@ SWEEP_FILES = ("config.yaml", "config.previous.yaml", "environment.json", MANIFE
 RUN_FILE = re.compile(r"^[0-9a-f]{16}\.(json|parquet)$")
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it (Linux), else by setting it back."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | Path, data: bytes | str | Any) -> Path:
+def atomic_write(path: str | Path, data: bytes | str | Any, sync: bool = True) -> Path:
     """Write ``data`` (bytes, text, or a function of a binary file) to ``path`` atomically.
 
-    A temporary file in the same folder is written, flushed to disk and renamed over ``path``:
-    a reader sees the old file or the new one, never part of one; a symbolic link at ``path``
-    is replaced, not written through. The file gets the user's usual permissions (the umask's).
-    A disk error (full, read-only, no permission) is a ResultsError, one line.
+    A temporary file in the same folder is written, flushed to disk (``sync``; else left to
+    the caller's ``sync_folder``) and renamed over ``path``: a reader sees the old file or the
+    new one, never part of one; a symbolic link at ``path`` is replaced, not written through.
+    The file gets the user's usual permissions (the umask's). A disk error (full, read-only,
+    no permission) is a ResultsError, one line.
     """
     path = Path(path)
     write = data if callable(data) else None
@@ -82,12 +74,12 @@ def atomic_write(path: str | Path, data: bytes | str | Any) -> Path:
 
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from the group
+        fd, tmp = _temporary(path)
         with os.fdopen(fd, "wb") as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
         if tmp is not None:
@@ -98,6 +90,48 @@ def atomic_write(path: str | Path, data: bytes | str | Any) -> Path:
             Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _temporary(path: Path) -> tuple[int, str]:
+    """A new file ``.<name>.<random>.tmp`` beside ``path``, opened for writing; created with
+    mode 0o666 so that the kernel applies the umask (and a folder's default ACL), as for any
+    file the user creates; never through a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | \
+        getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # one in 4 billion
+            continue
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush to disk every file written on ``folder``'s filesystem, renames included: one
+    ``syncfs`` (Linux) for a batch of files costs what one fsync does; elsewhere ``sync``."""
+    libc = _libc()
+    if libc is not None:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+@functools.cache
+def _libc():
+    """The C library, when it has ``syncfs`` (Linux); else None."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syncfs.argtypes = [ctypes.c_int]
+        return libc
+    except (OSError, AttributeError):
+        return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -116,17 +150,72 @@ def spec_fields(spec) -> dict[str, Any]:
     return fields
 
 
+SYNC_SECONDS = 1.0  # a sweep's finished runs reach the disk about this soon
+
+
+class _Flusher:
+    """A thread that flushes a folder's filesystem to disk ``every`` seconds after a write
+    (``written``), so that the sweep never waits on the disk (a flush on a busy machine can
+    take seconds)."""
+
+    def __init__(self, folder: Path, every: float):
+        self.folder, self.every = folder, every
+        self.written, self.closing = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, name="optbench-flush", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.written.wait()
+            if self.closing.wait(self.every):
+                return
+            self.written.clear()  # what is written from now on waits for the next flush
+            with contextlib.suppress(OSError):  # the final, waited-for flush reports errors
+                sync_folder(self.folder)
+
+    def close(self) -> None:
+        self.closing.set()
+        self.written.set()
+        self.thread.join()
+
+
 class Store:
-    def __init__(self, root: str | Path):
+    """A results folder. ``sync_every`` > 0: the runs ``save`` writes are flushed to disk
+    together, by a thread, about that many seconds after they are written, and at ``sync``
+    (a sweep's end, which waits for it), instead of each file by itself before its rename (an
+    fsync costs milliseconds: more than a short run). A SIGKILL loses nothing written either
+    way (the kernel holds it); a power loss may cost the runs of the last seconds, which
+    ``verify`` then finds missing or damaged."""
+
+    def __init__(self, root: str | Path, sync_every: float = 0.0):
         self.root = Path(root)
         self.runs = self.root / "runs"
         self.landscapes = self.root / FOLDER
+        self.sync_every = sync_every
+        self._unsynced = 0  # runs written since the last sync
+        self._flusher: _Flusher | None = None
+        # run id -> the stat of its two files as this store wrote them: read back by ``scan``
+        # without verifying again while unchanged (verify() reads and hashes both)
+        self._written: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def prepare(self) -> None:
         try:
             self.runs.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise cannot_write(self.root, e) from None
+
+    def sync(self) -> None:
+        """Flush to disk the runs written since the last sync, and wait for it (a no-op when
+        there are none); the flushing thread stops (``save`` starts another)."""
+        if self._flusher is not None:
+            self._flusher.close()
+            self._flusher = None
+        if self._unsynced:
+            try:
+                sync_folder(self.runs)
+            except OSError as e:
+                raise cannot_write(self.runs, e) from None
+        self._unsynced = 0
 
     def stored_ids(self) -> set[str]:
         """The runs whose summary is on disk (not yet verified: see ``scan``)."""
@@ -143,7 +232,7 @@ class Store:
         jsons = {n[:-5] for n in names if n.endswith(".json")}
         for rid in sorted(jsons):
             if ids is None or rid in ids:
-                doc, why = verify(self.runs, rid)
+                doc, why = self._verify(rid)
                 if doc is not None:
                     found.sound[rid] = doc
                 else:
@@ -154,6 +243,15 @@ class Store:
                 if name.endswith(".parquet") and rid not in jsons and (ids is None or rid in ids):
                     found.damaged[rid] = "half-written: a trace without its summary"
         return found
+
+    def _verify(self, rid: str) -> tuple[dict[str, Any] | None, str]:
+        """``verify``, less its reading and hashing for a run this store wrote and whose two
+        files are the same files, unchanged, since (inode, size, modification time)."""
+        json_path, trace_path = self.runs / f"{rid}.json", self.runs / f"{rid}.parquet"
+        if self._written.get(rid) == (_signature(json_path), _signature(trace_path)):
+            with contextlib.suppress(OSError, ValueError):
+                return json.loads(json_path.read_bytes()), ""
+        return verify(self.runs, rid)
 
     def recover(self) -> Scan:
         """What the folder's writer does first: delete stale temporary files, verify every
@@ -256,20 +354,29 @@ class Store:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self.prepare()
+        if not self._unsynced:  # once per batch: the folder exists for the rest of it
+            self.prepare()
         rid = record.run_id
         table = pa.table(record.trace)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         trace = sink.getvalue().to_pybytes()
-        atomic_write(self.runs / f"{rid}.parquet", trace)
+        batched = self.sync_every > 0
+        atomic_write(self.runs / f"{rid}.parquet", trace, sync=not batched)
         doc = {
             "summary": {k: _jsonable(v) for k, v in record.summary().items()},
             "spec": spec_fields(record.spec),
             "hits": [list(h) for h in record.hits],
             "trace": {"rows": table.num_rows, "sha256": hashlib.sha256(trace).hexdigest()},
         }
-        atomic_write(self.runs / f"{rid}.json", json.dumps(doc, indent=1, allow_nan=False))
+        summary = atomic_write(self.runs / f"{rid}.json",
+                               json.dumps(doc, indent=1, allow_nan=False), sync=not batched)
+        self._written[rid] = (_signature(summary), _signature(self.runs / f"{rid}.parquet"))
+        if batched:
+            self._unsynced += 1
+            if self._flusher is None:
+                self._flusher = _Flusher(self.runs, self.sync_every)
+            self._flusher.written.set()
 
     def load_docs(self, scan: Scan | None = None) -> list[dict[str, Any]]:
         """The sound stored runs of the folder's sweep (see ``select``), by run id."""
@@ -304,12 +411,22 @@ class Store:
         """summary.csv and summary.parquet from the sweep's stored runs; returns the DataFrame."""
         import pandas as pd
 
+        self.sync()  # the runs it names are on disk before it is
         rows = [doc["summary"] for doc in self.load_docs()]
         df = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
         df = df.sort_values(["problem_label", "optimizer_label", "seed"], kind="stable")
         atomic_write(self.root / "summary.csv", lambda f: df.to_csv(f, index=False))
         atomic_write(self.root / "summary.parquet", lambda f: df.to_parquet(f, index=False))
         return df
+
+
+def _signature(path: Path) -> tuple[int, ...] | None:
+    """What changes when a file is replaced or written to: inode, size, modification time."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _names(folder: Path) -> list[str]:

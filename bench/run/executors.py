@@ -27,7 +27,7 @@ from multiprocessing import popen_spawn_posix, spawn
 from optbench.bench.errors import UsageError, describe
 from optbench.bench.results.records import RunRecord
 from optbench.bench.run import verdict
-from optbench.bench.run.runner import execute
+from optbench.bench.run.runner import execute, hold_one_blas_thread, one_blas_thread
 from optbench.bench.sweep.spec import RunSpec
 
 READY = b"R"  # the Dask run helper's first byte: imports done, the timeout clock may start
@@ -39,10 +39,7 @@ def default_workers() -> int:
 
 def _pin_blas() -> None:
     """Worker start-up: one BLAS thread per process; parallelism comes from processes."""
-    global _limits
-    from threadpoolctl import threadpool_limits
-
-    _limits = threadpool_limits(1)
+    hold_one_blas_thread()
 
 
 _launch_lock = threading.Lock()
@@ -92,8 +89,9 @@ def spawn_context() -> _SpawnWithoutMain:
 
 def in_process(specs: Iterable[RunSpec]) -> Iterator[RunRecord]:
     """Run in this process, one after another (no hard timeout: nothing can kill a run here)."""
-    for spec in specs:
-        yield execute(spec)
+    with one_blas_thread():  # limited once for the sweep, not at every run
+        for spec in specs:
+            yield execute(spec)
 
 
 def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:

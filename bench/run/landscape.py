@@ -30,26 +30,34 @@ CONTOUR_SECONDS = 10.0  # a slow problem gets a coarser grid rather than a slow 
 PROBES = 20
 
 
-def write_landscapes(root: str | Path, quiet: bool = False, specs=()) -> list[Path]:
+def write_landscapes(root: str | Path, quiet: bool = False, specs=(), store: Store | None = None,
+                     paths: dict | None = None) -> list[Path]:
     """Store the landscape of every 2-D problem of the results folder ``root``; return the
     files written. A problem that cannot be built is named on stderr (its plot has no contours).
-    ``specs`` (the sweep's) build in-memory problems, which no registry knows.
+    ``specs`` (the sweep's) build in-memory problems, which no registry knows. ``store``: the
+    folder's writer; ``paths``: run id -> its trace's x_0 and x_1, for the runs the caller has
+    at hand (the others' are read from the folder).
     """
     from optbench.bench.plugins import make_problem
     from optbench.bench.report.build import problem_views
-    from optbench.bench.report.data import load_results
+    from optbench.bench.report.data import load_results, load_traces
     from optbench.bench.report.trajectory import trajectory_box
     from optbench.bench.run.runner import build_problem
 
     by_problem = {(s.problem, s.problem_params): s for s in specs}
-    store = Store(root)
-    results = load_results(store.root)
+    store = store if store is not None else Store(root)
+    results = load_results(store.root, store=store)
     runs = results.runs[results.runs["dim"] == 2]  # the others have no trajectory plot
     if runs.empty:
         return []
     results = replace(results, runs=runs)
+    paths = paths or {}
+    traces = load_traces(store.root, [r for r in runs["run_id"] if r not in paths],
+                         ("x_0", "x_1"))
+    traces.update(paths)
     written = []
-    for view in problem_views(results):
+    # the box needs the paths alone (not which seeds ran identically: that is for the page)
+    for view in problem_views(results, traces=traces, identical=set()):
         box = trajectory_box(view)
         if box is None:
             continue

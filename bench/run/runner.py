@@ -9,9 +9,12 @@ numbers in-process, in a process pool or on a Dask worker.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import math
 import pickle
+import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from time import perf_counter
 from typing import Any
@@ -105,20 +108,76 @@ def execute(spec: RunSpec, problem=None, keep_x: bool = False) -> RunRecord:
 
     ``problem`` is the spec's problem when the caller holds it already (``optbench.run``);
     ``keep_x`` keeps every recorded iterate in ``record.iterates`` (in memory, not stored).
+    BLAS runs on one thread: held for the whole sweep or worker (``one_blas_thread``), else
+    limited for this run alone.
     """
+    if _held is not None:
+        _held.refresh()
+        return _execute(spec, problem, keep_x)
     with threadpool_limits(1):
-        optimizer = None
-        try:
-            if problem is None:
-                problem = build_problem(spec)
-            optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir,
-                                       spec.seed)
-            x0 = np.asarray(problem.initial_point(np.random.default_rng(spec.seed)), dtype=float)
-        except Exception as e:
-            verdict = decide(Signals(End.SETUP, describe(e)))
-            return RunRecord(spec, verdict.status, verdict.message,
-                             **described(spec, problem, optimizer))
-        return _run(spec, problem, optimizer, x0, keep_x)
+        return _execute(spec, problem, keep_x)
+
+
+def _execute(spec: RunSpec, problem, keep_x: bool) -> RunRecord:
+    optimizer = None
+    try:
+        if problem is None:
+            problem = build_problem(spec)
+        optimizer = make_optimizer(spec.optimizer, spec.optimizer_kwargs, spec.base_dir,
+                                   spec.seed)
+        x0 = np.asarray(problem.initial_point(np.random.default_rng(spec.seed)), dtype=float)
+    except Exception as e:
+        verdict = decide(Signals(End.SETUP, describe(e)))
+        return RunRecord(spec, verdict.status, verdict.message,
+                         **described(spec, problem, optimizer))
+    return _run(spec, problem, optimizer, x0, keep_x)
+
+
+class _BlasLimit:
+    """One BLAS (and OpenMP) thread while held. Limiting scans every loaded library (~2 ms),
+    so it is done when the hold starts and again only after an import (which may have loaded
+    another library), not at every run."""
+
+    def __init__(self):
+        self.limits: list = []
+        self.modules = -1  # len(sys.modules) when last applied
+
+    def refresh(self) -> None:
+        if len(sys.modules) != self.modules:
+            self.limits.append(threadpool_limits(1))
+            self.modules = len(sys.modules)
+
+    def release(self) -> None:
+        for limits in reversed(self.limits):
+            limits.restore_original_limits()
+        self.limits.clear()
+
+
+_held: _BlasLimit | None = None  # the limit held by this process's sweep or worker
+
+
+def hold_one_blas_thread() -> None:
+    """A worker process's start: one BLAS thread for every run it executes, for good."""
+    global _held
+    if _held is None:
+        _held = _BlasLimit()
+        _held.refresh()
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Every run executed in this process inside the block uses one BLAS thread, limited once
+    (``execute`` then skips its own per-run limit); released after. Nested: the outer one."""
+    global _held
+    if _held is not None:
+        yield
+        return
+    hold_one_blas_thread()
+    try:
+        yield
+    finally:
+        limit, _held = _held, None
+        limit.release()
 
 
 def build_problem(spec: RunSpec):
@@ -126,6 +185,27 @@ def build_problem(spec: RunSpec):
     if spec.payload is not None:
         return pickle.loads(spec.payload)  # written by cloudpickle; plain pickle reads it
     return make_problem(spec.problem, spec.problem_kwargs, spec.base_dir, spec.seed)
+
+
+def check_problem(spec: RunSpec) -> list[str] | None:
+    """The entry check of the problem of ``spec`` (``sweep._entry_checks`` runs it in a child):
+    None, or why it is refused."""
+    from optbench.bench.check.gradient import check_gradient
+
+    try:
+        problem = build_problem(spec)
+    except Exception as e:  # its runs would all be errors
+        return [f"building it raised {describe(e)}"]
+    try:
+        with threadpool_limits(1):
+            result = check_gradient(problem, points=0, seed=spec.seed, max_coords=16,
+                                    directions=1)
+    except Exception as e:  # not "building it": it built, the check's evaluation failed
+        return [f"it built, but the gradient check at its first start point raised "
+                f"{describe(e)}"]
+    if result.passed:  # a value-only problem: its value reads x and is deterministic
+        return None
+    return result.lines()[1:]
 
 
 def described(spec: RunSpec, problem, optimizer) -> dict[str, Any]:
@@ -154,13 +234,17 @@ def resolved_hyperparameters(cls: type, given: dict[str, Any]) -> dict[str, Any]
     The defaults are those ``optbench list`` shows (the signature of ``cls.__init__``); a
     default JSON cannot hold (an object, inf) is kept as its text.
     """
+    return {**_defaults(cls), **given}
+
+
+@functools.lru_cache(maxsize=256)  # read once per class, not per run (inspect is slow)
+def _defaults(cls: type) -> dict[str, Any]:
     try:
         params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     except (TypeError, ValueError):  # no signature to read (a builtin's __init__)
         params = []
-    defaults = {p.name: _plain(p.default) for p in params
-                if p.default is not p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    return {**defaults, **given}
+    return {p.name: _plain(p.default) for p in params
+            if p.default is not p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 def _plain(value: Any) -> Any:

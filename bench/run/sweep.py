@@ -7,15 +7,16 @@ executor (storing each record the moment it arrives) and writes the summary.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from optbench.bench.errors import UsageError, describe
+from optbench.bench.errors import UsageError
 from optbench.bench.results.lock import FolderLock
-from optbench.bench.results.store import QUARANTINE, Store, environment
+from optbench.bench.results.store import QUARANTINE, SYNC_SECONDS, Store, environment
 from optbench.bench.sweep.config import Sweep
 from optbench.bench.sweep.spec import RunSpec
 
@@ -45,7 +46,8 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | Non
     """
     out = results_folder(out, sweep.name, workers, resume, force)
     with FolderLock(out, lazy=True) as lock:  # one writer per folder (results/lock.py)
-        return _run_locked(sweep, Store(out), lock, workers, scheduler, resume, force, check,
+        store = Store(out, sync_every=SYNC_SECONDS)  # runs flushed to disk in batches
+        return _run_locked(sweep, store, lock, workers, scheduler, resume, force, check,
                            progress, say)
 
 
@@ -85,11 +87,12 @@ def _run_locked(sweep: Sweep, store: Store, lock: FolderLock, workers, scheduler
         store.write_text("left_out.json", json.dumps(  # the report's "left out" (Verdict)
             [{"problem": label, "why": lines} for label, lines in refused.values()], indent=1))
         todo = _prepare(store, sweep, stored, refused, say)
-        _execute(todo, store, run, progress)
+        paths = _execute(todo, store, run, progress)
     summary = store.write_summary()
     from optbench.bench.run.landscape import write_landscapes
 
-    write_landscapes(store.root, quiet=not progress, specs=sweep.specs)  # the report's contours
+    write_landscapes(store.root, quiet=not progress, specs=sweep.specs, store=store,
+                     paths=paths)  # the report's contours
     return SweepOutcome(store, summary, refused)
 
 
@@ -127,16 +130,20 @@ def _prepare(store: Store, sweep: Sweep, stored: set[str], refused, say) -> list
     return todo
 
 
-def _execute(todo, store: Store, run, progress: bool) -> None:
-    """Store each record as it arrives; none is kept here (a long sweep's traces add up)."""
+def _execute(todo, store: Store, run, progress: bool) -> dict[str, dict]:
+    """Store each record as it arrives; return the 2-D runs' paths (x_0, x_1 of their traces:
+    the landscapes' box), the rest is not kept here (a long sweep's traces add up)."""
     from tqdm import tqdm
 
     failures = done = 0
+    paths: dict[str, dict] = {}
     try:
         with tqdm(total=len(todo), unit="run", disable=not progress or not todo,
                   file=sys.stderr, dynamic_ncols=True) as bar:
             for record in run(todo):
                 store.save(record)
+                if "x_1" in record.trace:
+                    paths[record.run_id] = {k: record.trace[k] for k in ("x_0", "x_1")}
                 done += 1
                 failures += record.status.failed
                 bar.set_postfix_str(f"failed {failures}", refresh=False)
@@ -146,6 +153,10 @@ def _execute(todo, store: Store, run, progress: bool) -> None:
                 f"summary.csv lists them; --resume runs the rest")
         store.write_summary()
         raise
+    finally:
+        with contextlib.suppress(Exception):  # however it ends, what finished reaches the disk
+            store.sync()
+    return paths
 
 
 def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
@@ -157,6 +168,7 @@ def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
     stop a check stuck in C code, as it stops a run (pool.py).
     """
     from optbench.bench.run.pool import PoolBroken, imap
+    from optbench.bench.run.runner import check_problem  # a light module: the child imports it
 
     firsts: dict[tuple[str, str], RunSpec] = {}
     for spec in sweep.specs:
@@ -176,29 +188,6 @@ def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
                 "left out (--no-check runs them anyway):")
         _stderr("\n".join("  " + line for line in lines))
     return refused
-
-
-def check_problem(spec: RunSpec) -> list[str] | None:
-    """The entry check of the problem of ``spec`` (in the child): None, or why it is refused."""
-    from threadpoolctl import threadpool_limits
-
-    from optbench.bench.check.gradient import check_gradient
-    from optbench.bench.run.runner import build_problem
-
-    try:
-        problem = build_problem(spec)
-    except Exception as e:  # its runs would all be errors
-        return [f"building it raised {describe(e)}"]
-    try:
-        with threadpool_limits(1):
-            result = check_gradient(problem, points=0, seed=spec.seed, max_coords=16,
-                                    directions=1)
-    except Exception as e:  # not "building it": it built, the check's evaluation failed
-        return [f"it built, but the gradient check at its first start point raised "
-                f"{describe(e)}"]
-    if result.passed:  # a value-only problem: its value reads x and is deterministic
-        return None
-    return result.lines()[1:]
 
 
 def _outcome(spec: RunSpec, kind: str, value) -> list[str] | None:
