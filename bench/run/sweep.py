@@ -164,8 +164,9 @@ def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
 
     A refused problem's runs are left out and the others run: one wrong gradient should not
     cost the rest of the sweep, and the exit code (1) still says something was refused. The
-    checks run in one child process (one spawn per sweep, ~0.5 s), so the config's timeout can
-    stop a check stuck in C code, as it stops a run (pool.py).
+    checks of problems holding user code run in one child process (one spawn per sweep,
+    ~0.5 s), so the config's timeout can stop a check stuck in C code, as it stops a run
+    (pool.py); the shipped problems' checks run here.
     """
     from optbench.bench.run.pool import PoolBroken, imap
     from optbench.bench.run.runner import check_problem  # a light module: the child imports it
@@ -173,11 +174,15 @@ def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
     firsts: dict[tuple[str, str], RunSpec] = {}
     for spec in sweep.specs:
         firsts.setdefault((spec.problem, spec.problem_params), spec)
+    outcomes = {key: ("done", check_problem(spec)) for key, spec in firsts.items()
+                if _shipped(spec)}
+    guarded = [spec for key, spec in firsts.items() if key not in outcomes]
     try:
-        outcomes = {(s.problem, s.problem_params): (kind, value) for s, kind, value in
-                    imap(check_problem, firsts.values(), 1, limit=lambda s: s.timeout)}
+        outcomes.update({(s.problem, s.problem_params): (kind, value) for s, kind, value in
+                         imap(check_problem, guarded, 1, limit=lambda s: s.timeout)})
     except PoolBroken:  # no child could start: here, then (unbounded, as before, but checked)
-        outcomes = {key: ("done", check_problem(spec)) for key, spec in firsts.items()}
+        outcomes.update({(s.problem, s.problem_params): ("done", check_problem(s))
+                         for s in guarded})
     refused: dict[tuple[str, str], tuple[str, list[str]]] = {}
     for key, spec in firsts.items():
         lines = _outcome(spec, *outcomes[key])
@@ -188,6 +193,16 @@ def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
                 "left out (--no-check runs them anyway):")
         _stderr("\n".join("  " + line for line in lines))
     return refused
+
+
+def _shipped(spec: RunSpec) -> bool:
+    """A problem optbench ships, naming no user code: its check needs no guarding process."""
+    from optbench import problems
+
+    if spec.payload is not None or spec.problem not in problems.registry:
+        return False
+    return (problems.registry.source(spec.problem) == "built-in"
+            and not problems.registry.get(spec.problem).object_params)
 
 
 def _outcome(spec: RunSpec, kind: str, value) -> list[str] | None:
