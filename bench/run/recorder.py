@@ -5,7 +5,8 @@ A row holds the iteration, the evaluation counts, the optimizer's time so far, f
 recorded iterate come, in this order of preference:
 
 1. from the run's own evaluation at that very point during the iteration that ended at it
-   (L-BFGS-B's accepted point, Nelder-Mead's new best vertex on a value-only problem): free;
+   (L-BFGS-B's accepted point, Nelder-Mead's new best vertex on a value-only problem), or from
+   the row before when the iterate has not moved (Nelder-Mead's best vertex often stays): free;
 2. from the run's next evaluation when it is at that point (Adam, Adagrad and optax evaluate
    their iterate at the start of the next step; every method but one evaluates x0 first): the
    row waits for it, and is free;
@@ -52,6 +53,7 @@ class Recorder:
         self._wanted: np.ndarray | None = None  # the waiting row's iterate
         self._last: tuple | None = None  # (x, f, ‖g‖ or None) of the due iteration's last call
         self._lowest: tuple | None = None  # ... and of its lowest value
+        self._previous: tuple | None = None  # (x, f, ‖g‖) of the row before
         oracle.recorder = self
         oracle.keep_from = NEVER
 
@@ -65,15 +67,16 @@ class Recorder:
         self.rows.append([iteration, o.evaluations, o.n_fev, o.n_gev, o.monitor.n,
                           start - o.t0 - o.paused, math.nan, math.nan, math.nan, dist,
                           *x[: self.x_cols]])
+        x = np.array(x, dtype=float)  # the optimizer may reuse its array
         if self.xs is not None:
-            self.xs.append(np.array(x, dtype=float))
+            self.xs.append(x)
         self._best_then = o.best_f
         self.next = iteration + 1 if iteration < EVERY_STEP_UNTIL else max(
             iteration + 1, int(iteration * RECORD_GROWTH))
         seen = self._seen_at(x)
         self._last = self._lowest = None
+        self._wanted = x
         if seen is None:  # wait for the run's next evaluation
-            self._wanted = np.array(x, dtype=float)
             o.keep_from = 0
         else:
             self._fill(*seen)
@@ -136,7 +139,7 @@ class Recorder:
     def _seen_at(self, x: np.ndarray) -> tuple[float, float] | None:
         """f and ‖∇f‖ at x from the due iteration's own evaluations, when one was at x and
         gave what the row needs (a gradient's norm, unless the problem is value-only)."""
-        for seen in (self._last, self._lowest):
+        for seen in (self._last, self._lowest, self._previous):
             if seen is not None and np.array_equal(seen[0], x):
                 if seen[2] is not None:
                     return seen[1], seen[2]
@@ -156,5 +159,6 @@ class Recorder:
         row[BEST] = self.best
         if len(self.rows) == 1:
             o.start_value(f)  # the divergence bound, from the start's f
+        self._previous = (self._wanted, f, gnorm)
         self._wanted = None
         o.keep_from = self.next - 1
