@@ -61,7 +61,8 @@ class Recorder:
     def record(self, iteration: int, x: np.ndarray) -> None:
         o = self.oracle
         start = perf_counter()
-        self.resolve()
+        if self._wanted is not None:
+            self.resolve()
         x_opt = self.x_opt
         dist = float(np.linalg.norm(x - x_opt)) if x_opt is not None else math.nan
         self.rows.append([iteration, o.evaluations, o.n_fev, o.n_gev, o.monitor.n,
@@ -92,10 +93,10 @@ class Recorder:
     def trace(self) -> dict[str, np.ndarray]:
         self.resolve()
         names = TRACE_COLUMNS + tuple(f"x_{i}" for i in range(self.x_cols))
-        cols = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(names)
-        return {
-            name: np.asarray(col, dtype=np.int64 if name in INTEGER_TRACE_COLUMNS else float)
-            for name, col in zip(names, cols, strict=True)
+        table = np.array(self.rows, dtype=float).reshape(len(self.rows), len(names)).T
+        return {  # counts below 2⁵³ go through float exactly
+            name: table[i].astype(np.int64 if name in INTEGER_TRACE_COLUMNS else float)
+            for i, name in enumerate(names)
         }
 
     # -- the oracle's side ---------------------------------------------------------------------
@@ -103,12 +104,12 @@ class Recorder:
         """The run is about to evaluate at x (a gradient too when ``gradient``)."""
         wanted = self._wanted
         if wanted is not None and not (
-                (gradient or self.oracle.differences) and np.array_equal(x, wanted)):
+                (gradient or self.oracle.differences) and _same(x, wanted)):
             self.resolve()  # this call will not give the waiting row what it needs
 
     def after(self, x: np.ndarray, f: float, g: np.ndarray | None) -> None:
         """The run evaluated f (and g) at x; ``before`` was called with the same x."""
-        gnorm = None if g is None else float(np.linalg.norm(g))
+        gnorm = None if g is None else _norm(g)
         if self._wanted is not None:
             self._fill(f, math.nan if gnorm is None else gnorm)
         if self.oracle.iteration >= self.next - 1:  # the due iteration: its iterate may be x
@@ -126,7 +127,7 @@ class Recorder:
         try:
             if not o.differences:
                 f, g = o.monitor.value_and_grad(self._wanted)
-                f, gnorm = float(f), float(np.linalg.norm(g))
+                f, gnorm = float(f), _norm(g)
             else:
                 f, gnorm = float(o.monitor.value(self._wanted)), math.nan
         except Exception:  # the run's own evaluation reports the failure; the trace shows NaN
@@ -140,7 +141,7 @@ class Recorder:
         """f and ‖∇f‖ at x from the due iteration's own evaluations, when one was at x and
         gave what the row needs (a gradient's norm, unless the problem is value-only)."""
         for seen in (self._last, self._lowest, self._previous):
-            if seen is not None and np.array_equal(seen[0], x):
+            if seen is not None and _same(x, seen[0]):
                 if seen[2] is not None:
                     return seen[1], seen[2]
                 if self.oracle.differences:
@@ -162,3 +163,14 @@ class Recorder:
         self._previous = (self._wanted, f, gnorm)
         self._wanted = None
         o.keep_from = self.next - 1
+
+
+def _same(x, point: np.ndarray) -> bool:
+    """x is ``point``, bitwise (NaN is never the same); an x that is not an array is not."""
+    return getattr(x, "shape", None) == point.shape and bool((x == point).all())
+
+
+def _norm(g) -> float:
+    """‖g‖ as numpy's norm computes it (the square root of g·g), without its checks."""
+    g = np.ravel(g)
+    return math.sqrt(float(g.dot(g))) if g.dtype == float else float(np.linalg.norm(g))
