@@ -20,7 +20,10 @@ A value-only problem's ‖∇f‖ comes from the run's own central differences w
 them at the iterate (case 1 or 2), else it is NaN.
 
 The oracle calls ``before`` and ``after`` around an evaluation only while the recorder waits
-for one (``oracle.keep_from`` ≤ the iteration): one integer comparison a call otherwise.
+for one (``oracle.keep_from`` ≤ the iteration): one integer comparison a call otherwise. A way
+(1 or 2) that served none of a run's first three rows it was tried on is dropped for the rest of
+the run (NAG's look-ahead never serves 2; Adam's iterates never serve 1), so that a cheap problem
+does not pay more for the bookkeeping than for the monitor's evaluation.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ EVERY_STEP_UNTIL = 20  # record each of the first iterations, then geometrically
 RECORD_GROWTH = 1.1  # ~24 records per decade of iterations: 1e6 steps keep ~150 rows
 F, BEST, GNORM, DIST, MONITOR = 6, 7, 8, 9, 4  # positions in a row (TRACE_COLUMNS' order)
 NEVER = math.inf
+TRIES = 3
 
 
 class Recorder:
@@ -54,6 +58,9 @@ class Recorder:
         self._last: tuple | None = None  # (x, f, ‖g‖ or None) of the due iteration's last call
         self._lowest: tuple | None = None  # ... and of its lowest value
         self._previous: tuple | None = None  # (x, f, ‖g‖) of the row before
+        # each way of having a row free (keeping the due iteration's evaluations, waiting for
+        # the next one) is dropped for the rest of the run after TRIES rows it did not serve
+        self._kept = self._waited = 0  # rows tried, or -1 once a row was served
         oracle.recorder = self
         oracle.keep_from = NEVER
 
@@ -62,7 +69,7 @@ class Recorder:
         o = self.oracle
         start = perf_counter()
         if self._wanted is not None:
-            self.resolve()
+            self._measure()
         x_opt = self.x_opt
         dist = float(np.linalg.norm(x - x_opt)) if x_opt is not None else math.nan
         self.rows.append([iteration, o.evaluations, o.n_fev, o.n_gev, o.monitor.n,
@@ -74,13 +81,18 @@ class Recorder:
         self._best_then = o.best_f
         self.next = iteration + 1 if iteration < EVERY_STEP_UNTIL else max(
             iteration + 1, int(iteration * RECORD_GROWTH))
+        if self._last is not None and self._kept >= 0:
+            self._kept += 1
         seen = self._seen_at(x)
         self._last = self._lowest = None
         self._wanted = x
-        if seen is None:  # wait for the run's next evaluation
+        if seen is not None:
+            self._fill(*seen)
+        elif self._waited < TRIES:  # wait for the run's next evaluation
+            self._waited += self._waited >= 0
             o.keep_from = 0
         else:
-            self._fill(*seen)
+            self._measure()
         o.paused += perf_counter() - start
 
     @property
@@ -111,19 +123,27 @@ class Recorder:
         """The run evaluated f (and g) at x; ``before`` was called with the same x."""
         gnorm = None if g is None else _norm(g)
         if self._wanted is not None:
+            self._waited = -1
             self._fill(f, math.nan if gnorm is None else gnorm)
-        if self.oracle.iteration >= self.next - 1:  # the due iteration: its iterate may be x
+        if self._kept < TRIES and self.oracle.iteration >= self.next - 1:
+            # the due iteration: its iterate may be x
             seen = (np.array(x, dtype=float), f, gnorm)
             self._last = seen
             if self._lowest is None or f < self._lowest[1]:
                 self._lowest = seen
 
     def resolve(self) -> None:
-        """Measure the waiting row, if any, through the monitor."""
-        if self._wanted is None:
-            return
+        """Measure the waiting row, if any, through the monitor (its time not the run's)."""
+        if self._wanted is not None:
+            start = perf_counter()
+            self._measure()
+            self.oracle.paused += perf_counter() - start
+
+    # -- inside --------------------------------------------------------------------------------
+    def _measure(self) -> None:
+        """f and ‖∇f‖ of the waiting row through the monitor (a value alone, ‖∇f‖ NaN, on a
+        value-only problem)."""
         o = self.oracle
-        start = perf_counter()
         try:
             if not o.differences:
                 f, g = o.monitor.value_and_grad(self._wanted)
@@ -134,18 +154,17 @@ class Recorder:
             f, gnorm = math.nan, math.nan
         self.rows[-1][MONITOR] = o.monitor.n
         self._fill(f, gnorm)
-        o.paused += perf_counter() - start
 
-    # -- inside --------------------------------------------------------------------------------
     def _seen_at(self, x: np.ndarray) -> tuple[float, float] | None:
         """f and ‖∇f‖ at x from the due iteration's own evaluations, when one was at x and
         gave what the row needs (a gradient's norm, unless the problem is value-only)."""
         for seen in (self._last, self._lowest, self._previous):
             if seen is not None and _same(x, seen[0]):
-                if seen[2] is not None:
-                    return seen[1], seen[2]
-                if self.oracle.differences:
-                    return seen[1], math.nan
+                if seen[2] is None and not self.oracle.differences:
+                    continue
+                if seen is not self._previous:
+                    self._kept = -1
+                return seen[1], math.nan if seen[2] is None else seen[2]
         return None
 
     def _fill(self, f: float, gnorm: float) -> None:
@@ -162,7 +181,7 @@ class Recorder:
             o.start_value(f)  # the divergence bound, from the start's f
         self._previous = (self._wanted, f, gnorm)
         self._wanted = None
-        o.keep_from = self.next - 1
+        o.keep_from = self.next - 1 if self._kept < TRIES else NEVER
 
 
 def _same(x, point: np.ndarray) -> bool:
