@@ -262,9 +262,15 @@ def test_every_call_of_a_value_only_objective_is_charged_or_counted_as_monitorin
     if optimizer == "adam":  # 1 + 2·3 evaluations a step, started while under 400
         steps = -(-400 // 7)
         assert rec.n_eval == 7 * steps and rec.n_iter == steps
-        # its iterates are never evaluated by the run: one value each, and no gradient norm
-        assert rec.n_monitor == len(rec.trace["iteration"])
-        assert np.isnan(rec.trace["grad_norm"]).all()
+        # each iterate is where the next step's differences are taken: the trace reads f and
+        # ‖∇f‖ from them; only the last, never evaluated by the run, costs one monitored value
+        trace = result.trace
+        assert rec.n_monitor == 1 and np.isnan(trace["grad_norm"].iloc[-1])
+        for x, fx, gnorm in zip(trace["x"].iloc[:-1], trace["f"].iloc[:-1],
+                                trace["grad_norm"].iloc[:-1], strict=True):
+            assert fx == f(x) and gnorm == pytest.approx(
+                np.linalg.norm(central_diff(f, x)), rel=1e-5)
+        assert trace["f"].iloc[-1] == f(trace["x"].iloc[-1])
 
 
 def test_lbfgsb_on_a_value_only_problem_records_the_gradients_it_paid_for():
@@ -273,12 +279,13 @@ def test_lbfgsb_on_a_value_only_problem_records_the_gradients_it_paid_for():
     result = optbench.run(f, "lbfgsb", x0=[3.0, -2.0, 0.5], budget={"evaluations": 400})
     trace = result.trace
     assert result.status == "converged"
-    # each iterate after the start is where the method's last gradient was taken: its norm is
-    # recorded without a single monitoring evaluation (the start's row costs one value)
-    assert result.record.n_monitor == 1 and np.isnan(trace["grad_norm"].iloc[0])
-    for x, gnorm in zip(trace["x"].iloc[1:], trace["grad_norm"].iloc[1:], strict=True):
+    # each iterate is where the method took a gradient (the start first, then its accepted
+    # points): f and its norm are recorded without a single monitoring evaluation
+    assert result.record.n_monitor == 0
+    for x, fx, gnorm in zip(trace["x"], trace["f"], trace["grad_norm"], strict=True):
+        assert fx == fun(x)
         assert gnorm == pytest.approx(np.linalg.norm(central_diff(fun, x)), rel=1e-5)
-    assert calls[0] == result.evaluations + 1
+    assert calls[0] == result.evaluations
 
 
 def test_a_failed_value_only_run_counts_its_final_check_as_monitoring():

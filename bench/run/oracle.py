@@ -18,8 +18,9 @@ check at a failed run's final point) go through ``monitor``: counted there (the 
 ``n_iter``), advanced by the runner after each step that completed one. Messages name the
 iteration under way (``iteration + 1``), or iteration 0 while the optimizer starts.
 
-The hot path is one counter update and two float comparisons per call (plus the
-ignores-its-argument test of the first few calls): gradients are not scanned for NaN on every
+The hot path is one counter update, two float comparisons and one integer comparison (is the
+trace's recorder waiting for this evaluation? see ``recorder.py``) per call, plus the
+ignores-its-argument test of the first few calls: gradients are not scanned for NaN on every
 call.
 A non-finite gradient shows up as a non-finite iterate at the next call, or as the method
 stopping; both lead to ``nonfinite_gradient()``, which names the iteration of that gradient.
@@ -121,8 +122,9 @@ class CountingOracle:
         self._watch = max(self._next_hit, self._target_f)
         self._last_grad: np.ndarray | None = None
         self._last_grad_iteration = 0
-        # (x, f, g) of the last gradient by differences, for the trace (value-only problems)
-        self.differenced: tuple[np.ndarray, float, np.ndarray] | None = None
+        # the trace's recorder, told of evaluations while the iteration is >= keep_from
+        self.recorder = None
+        self.keep_from: float = math.inf
         self._early: list[tuple[np.ndarray, float, np.ndarray]] = []
         self._early_values: list[tuple[np.ndarray, float]] | None = []
         self.monitor = Monitor(problem)
@@ -138,7 +140,12 @@ class CountingOracle:
         if self.evaluations >= self.limit:
             raise BudgetExhausted("evaluation budget used up")
         self.n_fev += 1
-        return self._watched(x)
+        if self.iteration < self.keep_from:
+            return self._watched(x)
+        self.recorder.before(x, False)
+        f = self._watched(x)
+        self.recorder.after(x, f, None)
+        return f
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         return self._with_grad(x, 1)
@@ -164,6 +171,9 @@ class CountingOracle:
             raise BudgetExhausted("evaluation budget used up")
         self.n_fev += values
         self.n_gev += 1
+        recording = self.iteration >= self.keep_from
+        if recording:
+            self.recorder.before(x, True)
         if self.differences:
             f, g = self._differenced(x)
         else:
@@ -175,6 +185,8 @@ class CountingOracle:
                 self._inspect(x, f, g)
             elif f < self.best_f:
                 self.best_f = f
+        if recording:
+            self.recorder.after(x, f, g)
         # Kept only once this call passed: when it stops the run at a non-finite x, the
         # gradient to blame is the one before, which made x (not this one, computed at it).
         self._last_grad = g
@@ -188,7 +200,6 @@ class CountingOracle:
         g = central_difference(self._watched, x)
         if self._target_grad is not None and self.target_at is None and f <= self._target_f:
             self._inspect(x, f, g)  # a gradient-norm target can be told only now
-        self.differenced = (np.array(x, dtype=float, copy=True), f, g)
         return f, g
 
     # -- the slow path -------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import pickle
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -24,83 +23,16 @@ from threadpoolctl import threadpool_limits
 
 from optbench.bench.errors import describe
 from optbench.bench.plugins import make_optimizer, make_problem
-from optbench.bench.results.records import INTEGER_TRACE_COLUMNS, TRACE_COLUMNS, RunRecord
+from optbench.bench.results.records import RunRecord
 from optbench.bench.run.oracle import CountingOracle, RunStopped
+from optbench.bench.run.recorder import Recorder
 from optbench.bench.run.verdict import End, Signals, decide
 from optbench.bench.sweep.spec import RunSpec, canonical
 from optbench.optimizers.base import BudgetExhausted
 
-EVERY_STEP_UNTIL = 20  # record each of the first iterations, then geometrically
-RECORD_GROWTH = 1.1  # ~24 records per decade of iterations: 1e6 steps keep ~150 rows
 IDLE_STEPS = 1000  # this many steps without one evaluation: the optimizer is not optimizing
 IDLE_MESSAGE = (f"the optimizer made {IDLE_STEPS} steps without evaluating the problem once "
                 "(step() never calls the oracle?): stopped")
-
-
-class Recorder:
-    """The trace, on a log-spaced schedule, measured through the oracle's ``monitor``: counted
-    in ``n_monitor``, not charged to the run nor timed.
-
-    At each recorded iterate: f, with an analytic gradient ‖∇f‖ (one value-and-gradient call).
-    A value-only problem's gradient is never differenced for the trace: where the run's own last
-    gradient was taken at the iterate (L-BFGS-B's iterates), f and ‖∇f‖ are taken from it at no
-    cost; elsewhere f costs one value and ‖∇f‖ is NaN.
-    """
-
-    def __init__(self, problem, oracle: CountingOracle, keep_x: bool = False):
-        self.problem = problem
-        self.oracle = oracle
-        self.x_cols = problem.dim if problem.dim <= 2 else 0
-        self.rows: list[tuple] = []
-        self.xs: list[np.ndarray] | None = [] if keep_x else None  # every recorded iterate
-        self.next = 0
-        self.last: tuple[float, float, float] = (math.nan, math.nan, math.nan)
-        self.best = math.inf
-
-    def record(self, iteration: int, x: np.ndarray) -> None:
-        o = self.oracle
-        start = perf_counter()
-        elapsed = start - o.t0 - o.paused
-        f, gnorm, dist = self.measure(x)
-        # best over every point seen: the oracle's evaluations and the recorded iterates (NAG
-        # evaluates only look-ahead points, never its iterates); non-increasing by construction
-        self.best = min(self.best, o.best_f, f) if math.isfinite(f) else min(self.best, o.best_f)
-        self.rows.append((
-            iteration, o.evaluations, o.n_fev, o.n_gev, o.monitor.n, elapsed, f, self.best,
-            gnorm, dist, *x[: self.x_cols],
-        ))
-        if self.xs is not None:
-            self.xs.append(np.array(x, dtype=float))
-        self.next = max(iteration + 1, int(iteration * RECORD_GROWTH))
-        if iteration < EVERY_STEP_UNTIL:
-            self.next = iteration + 1
-        o.paused += perf_counter() - start
-
-    def measure(self, x: np.ndarray) -> tuple[float, float, float]:
-        """f, ‖∇f‖ and ‖x − x*‖ at x, NaN where they cannot be had."""
-        o = self.oracle
-        try:
-            if not o.differences:
-                f, g = o.monitor.value_and_grad(x)
-                f, gnorm = float(f), float(np.linalg.norm(g))
-            elif o.differenced is not None and np.array_equal(o.differenced[0], x):
-                f, gnorm = float(o.differenced[1]), float(np.linalg.norm(o.differenced[2]))
-            else:
-                f, gnorm = float(o.monitor.value(x)), math.nan
-        except Exception:  # the run's own evaluation reports the failure; the trace shows NaN
-            f, gnorm = math.nan, math.nan
-        x_opt = self.problem.x_opt
-        dist = float(np.linalg.norm(x - x_opt)) if x_opt is not None else math.nan
-        self.last = (f, gnorm, dist)
-        return self.last
-
-    def trace(self) -> dict[str, np.ndarray]:
-        names = TRACE_COLUMNS + tuple(f"x_{i}" for i in range(self.x_cols))
-        cols = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(names)
-        return {
-            name: np.asarray(col, dtype=np.int64 if name in INTEGER_TRACE_COLUMNS else float)
-            for name, col in zip(names, cols, strict=True)
-        }
 
 
 def execute(spec: RunSpec, problem=None, keep_x: bool = False) -> RunRecord:
@@ -274,8 +206,7 @@ def _json_or_none(make) -> str | None:
 def _run(spec: RunSpec, problem, optimizer, x0: np.ndarray, keep_x: bool = False) -> RunRecord:
     oracle = CountingOracle(problem, spec)
     rec = Recorder(problem, oracle, keep_x)
-    rec.record(0, x0)
-    oracle.start_value(rec.last[0])  # the divergence bound, from the start's recorded f
+    rec.record(0, x0)  # its f, once had, sets the oracle's divergence bound
     ending, x = _loop(spec, optimizer, oracle, rec, x0)
     wall = oracle.elapsed()
     x = np.asarray(x, dtype=float)

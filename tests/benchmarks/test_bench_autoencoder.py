@@ -2,11 +2,13 @@
 
 784-200-1000 on random data in [0, 1], target ratio <= 1.10; 64-25-64 on scikit-learn's 1,797
 8x8 digits, target <= 1.6 (the products are small there, so the element-wise work weighs more).
-float64 throughout.
+float64 throughout. ``test_interleaved_ratio`` prints the ratios measured side by side (run with
+``--benchmark-enable -s``), the figures to quote on a shared machine.
 """
 
 import numpy as np
 import pytest
+from interleave import interleaved_ratio
 
 from optbench.problems.autoencoder import Autoencoder
 
@@ -95,3 +97,16 @@ def test_digits_baseline_five_matmuls(benchmark, digits):
 def test_digits_value_and_grad(benchmark, digits):
     p, theta = digits
     benchmark(p.value_and_grad, theta)
+
+
+@pytest.mark.parametrize("case", ["problem", "digits"])
+def test_interleaved_ratio(case, request, benchmark, capsys):
+    """The floor as a ratio measured side by side (``interleave.py``): printed, not asserted."""
+    p, theta = request.getfixturevalue(case)
+    products = five_matmuls(p, theta)
+    short = (2, 1) if benchmark.disabled else ()  # the test suite: two calls of each
+    _, line = benchmark.pedantic(
+        interleaved_ratio, args=(lambda: p.value_and_grad(theta), products, *short), rounds=1)
+    if not benchmark.disabled:
+        with capsys.disabled():
+            print(f"\n{p.describe()}: value_and_grad / five matmuls = {line}")

@@ -6,10 +6,12 @@ The baseline is the products any implementation of this model has to make: per t
 forward gate product h_{t-1} W_hᵀ (B × H by H × 4H) and the backward one δa_t W_h; after the loop
 the recurrent weight gradient δaᵀ h (4H × BT by BT × H) and the output layer's three (logits,
 δlogits W_v, δlogitsᵀ h). The one-hot input makes W_x x_t a lookup, so it has no product here.
+``test_interleaved_ratio`` prints the ratio measured side by side (``--benchmark-enable -s``).
 """
 
 import numpy as np
 import pytest
+from interleave import interleaved_ratio
 
 from optbench.problems.lstm import LSTM
 
@@ -27,9 +29,8 @@ def problem(tmp_path_factory):
     return p, p.initial_point(rng)
 
 
-@pytest.mark.benchmark(group="lstm B64 T100 H128 V60")
-def test_baseline_gate_and_output_products(benchmark, problem):
-    p, theta = problem
+def gate_and_output_products(p, theta):
+    """The products, on preallocated arrays, as a function."""
     W, _, W_v, _ = p.unpack(theta)
     W_h = np.ascontiguousarray(W[:, :H])
     rng = np.random.default_rng(1)
@@ -50,7 +51,12 @@ def test_baseline_gate_and_output_products(benchmark, problem):
         np.matmul(logits, W_v, out=dH)
         np.matmul(logits.T, h2d, out=gW_v)
 
-    benchmark(products)
+    return products
+
+
+@pytest.mark.benchmark(group="lstm B64 T100 H128 V60")
+def test_baseline_gate_and_output_products(benchmark, problem):
+    benchmark(gate_and_output_products(*problem))
 
 
 @pytest.mark.benchmark(group="lstm B64 T100 H128 V60")
@@ -63,3 +69,16 @@ def test_value_and_grad(benchmark, problem):
 def test_value(benchmark, problem):
     p, theta = problem
     benchmark(p.value, theta)
+
+
+def test_interleaved_ratio(problem, benchmark, capsys):
+    """The floor as a ratio measured side by side (``interleave.py``): printed, not asserted."""
+    p, theta = problem
+    products = gate_and_output_products(p, theta)
+    short = (2, 1) if benchmark.disabled else ()  # the test suite: two calls of each
+    _, line = benchmark.pedantic(
+        interleaved_ratio, args=(lambda: p.value_and_grad(theta), products, *(short or (15,))),
+        rounds=1)
+    if not benchmark.disabled:
+        with capsys.disabled():
+            print(f"\nlstm B{B} T{T} H{H} V{V}: value_and_grad / products = {line}")
