@@ -159,7 +159,7 @@ def new_figure(width: float = 8.0, height: float = 4.6, ncols: int = 1):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height))
+    fig = Figure(figsize=(width, height), dpi=DPI)  # drawn once at the dpi it is saved at
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, ncols, squeeze=False)
     return fig, list(axes.flat)
@@ -170,6 +170,10 @@ def save(fig, path: Path) -> Path:
     from optbench.bench.results.store import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    from optbench.bench.report.ticks import cheap_ticks
+
+    for ax in fig.axes:
+        cheap_ticks(ax)
     atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=DPI,
                                              bbox_inches="tight",
                                              metadata=_metadata(path.suffix)))
