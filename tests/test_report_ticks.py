@@ -45,3 +45,49 @@ def test_same_ticks_as_matplotlib(limits):
     assert [[label for _, label in axis] for axis in cheap] == \
         [[unicode_label(label) for _, label in axis] for axis in default]
     assert any(label for axis in cheap for _, label in axis)  # labels were drawn at all
+
+
+def test_a_png_drawn_once_is_the_tight_savefig(tmp_path):
+    """figures.save draws a PNG once and crops it; matplotlib's bbox_inches="tight" draws it
+    twice: the pixels are the same, up to a pixel of margin."""
+    import io
+
+    import numpy as np
+    from matplotlib.image import imread
+
+    from optbench.bench.report.figures import DPI, legend_outside, new_figure, save, style
+
+    def drawn():
+        with style():
+            fig, (ax,) = new_figure()
+            x = np.geomspace(1, 4000, 200)
+            ax.plot(x, 20 / x, label="a configuration with a long label, wrapped")
+            ax.axhline(5e-4, ls="--", label="target")
+            ax.set(xscale="log", yscale="log", title="a title\nover two lines", xlabel="x")
+            fig.suptitle("a figure title above the axes", y=1.02)
+            legend_outside(ax)
+            return fig
+
+    save(drawn(), tmp_path / "once.png")
+    once = imread(tmp_path / "once.png")
+    fig = drawn()
+    for ax in fig.axes:
+        cheap_ticks(ax)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    buffer.seek(0)
+    twice = imread(buffer)
+    assert abs(once.shape[0] - twice.shape[0]) <= 3 and abs(once.shape[1] - twice.shape[1]) <= 3
+    # tight places the drawing at a fraction of a pixel, so edges anti-alias differently and
+    # text (snapped to whole pixels) moves apart from lines: compare 4×4-pixel blocks at the
+    # best whole-pixel shift
+    def blocks(image, dy, dx, h, w):
+        part = image[dy:dy + h - h % 4, dx:dx + w - w % 4, :3]
+        return part.reshape(part.shape[0] // 4, 4, part.shape[1] // 4, 4, 3).mean(axis=(1, 3))
+
+    off = [np.mean(np.abs(blocks(once, dy, dx, h, w) - blocks(twice, ty, tx, h, w)) > 0.1)
+           for dy in range(4) for dx in range(4) for ty in range(4) for tx in range(4)
+           if (h := min(once.shape[0] - dy, twice.shape[0] - ty)) > 0
+           and (w := min(once.shape[1] - dx, twice.shape[1] - tx)) > 0]
+    assert min(off) < 0.002  # the same picture
+    assert max(off) > 0.01  # while a misplacement by a few pixels is seen
