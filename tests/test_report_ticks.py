@@ -91,3 +91,21 @@ def test_a_png_drawn_once_is_the_tight_savefig(tmp_path):
            and (w := min(once.shape[1] - dx, twice.shape[1] - tx)) > 0]
     assert min(off) < 0.002  # the same picture
     assert max(off) > 0.01  # while a misplacement by a few pixels is seen
+
+
+def test_quartiles_are_numpys_nanpercentile():
+    import numpy as np
+
+    from optbench.bench.report.figures import quartiles
+
+    rng = np.random.default_rng(3)
+    for shape in [(1, 7), (2, 5), (3, 40), (10, 200), (51, 33)]:
+        rows = rng.lognormal(size=shape) * 10.0 ** rng.integers(-8, 3, size=shape)
+        rows[rng.random(shape) < 0.3] = np.nan
+        rows[:, 0] = np.nan  # a column with no value
+        rows[0, -1] = np.inf
+        with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+            q25, q50, q75 = np.nanpercentile(rows, [25, 50, 75], axis=0)
+        got = quartiles(rows)
+        for mine, numpys in zip(got, (q50, q25, q75), strict=True):
+            np.testing.assert_array_equal(mine, numpys)  # bit for bit, NaN where numpy's is
