@@ -201,6 +201,22 @@ class Family:
                 self._cached = [""] if self.bare else sorted(self._members(), key=str.lower)
         return list(self._cached)
 
+    def count(self) -> int:
+        """How many members (``optbench list`` shows it): counted once per installed version
+        of the libraries (and of this family's code), then read from the user's cache without
+        importing them (importing Nevergrad or JAX costs seconds)."""
+        if self._cached is not None:
+            return len(self._cached)
+        from optbench._cache import memo, stamp
+
+        self.require()
+        stamps = [stamp(m) for m in (*self.libraries, type(self).__module__)]
+        if None in stamps:
+            return len(self.members())
+        name = f"members {self.kind} {self.prefix}"
+        count = memo(name, " ".join(stamps), lambda: len(self.members()))
+        return count if isinstance(count, int) else len(self.members())
+
     @contextlib.contextmanager
     def _importing(self) -> Iterator[None]:
         """An ImportError of one of the libraries (installed but broken) as the one line."""

@@ -99,7 +99,7 @@ def _families(registry: Registry) -> list[str]:
         if why:
             lines.append(f"  {shown}  [{source}]  unavailable: {why}")
             continue
-        count = len(family.members())
+        count = family.count()
         many = f"{count} {family.noun}{'s' if count != 1 else ''}"
         lines.append(f"  {shown}  [{source}]  {many}: {family.summary}")
     return lines

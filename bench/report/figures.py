@@ -159,7 +159,7 @@ def new_figure(width: float = 8.0, height: float = 4.6, ncols: int = 1):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height))
+    fig = Figure(figsize=(width, height), dpi=DPI)  # drawn once at the dpi it is saved at
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, ncols, squeeze=False)
     return fig, list(axes.flat)
@@ -170,11 +170,73 @@ def save(fig, path: Path) -> Path:
     from optbench.bench.results.store import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=DPI,
-                                             bbox_inches="tight",
-                                             metadata=_metadata(path.suffix)))
+    from optbench.bench.report.ticks import cheap_ticks
+
+    for ax in fig.axes:
+        cheap_ticks(ax)
+    pixels = _drawn_once(fig) if path.suffix == ".png" else None
+    if pixels is not None:
+        from matplotlib.image import imsave
+
+        atomic_write(path, lambda f: imsave(f, pixels, format="png", dpi=DPI))
+    else:
+        atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=DPI,
+                                                 bbox_inches="tight",
+                                                 metadata=_metadata(path.suffix)))
     fig.clear()  # drop the artists now rather than at garbage collection
     return path
+
+
+ROOM = (1, 1, 6, 1)  # inches of room left, below, right (outside legends) and above the figure
+
+
+def _drawn_once(fig) -> np.ndarray | None:
+    """The figure's RGBA pixels, cropped as ``bbox_inches="tight"`` crops them, from one draw.
+
+    ``savefig(bbox_inches="tight")`` draws a figure twice, once to measure what sticks out (the
+    legend outside the axes) and once to render; here the figure is drawn once on a canvas with
+    ``ROOM`` around it, every axes and figure text kept where it was in inches, and the pixels
+    cropped to what was drawn plus savefig's padding. None when that does not apply (a layout
+    engine, other figure-level artists, or something drawn to the canvas' edge): the caller
+    then saves the ordinary way.
+    """
+    import matplotlib
+
+    if fig.get_layout_engine() is not None or fig.lines or fig.patches or fig.images \
+            or fig.legends or fig.artists or fig.subfigs:
+        return None
+    left, below, right, above = ROOM
+    width, height = fig.get_size_inches()
+    grown = (width + left + right, height + below + above)
+
+    def moved(x: float, y: float) -> tuple[float, float]:
+        return (x * width + left) / grown[0], (y * height + below) / grown[1]
+
+    places = [(ax, ax.get_position(original=True)) for ax in fig.axes]
+    texts = [(t, t.get_position()) for t in fig.texts if t.get_transform() == fig.transSubfigure]
+    fig.set_dpi(DPI)
+    fig.set_size_inches(grown)
+    for ax, box in places:
+        (x0, y0), (x1, y1) = moved(box.x0, box.y0), moved(box.x1, box.y1)
+        ax.set_position((x0, y0, x1 - x0, y1 - y0))
+    for text, (x, y) in texts:
+        text.set_position(moved(x, y))
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    drawn = (rgba != rgba[0, 0]).any(axis=2)
+    rows, cols = np.flatnonzero(drawn.any(axis=1)), np.flatnonzero(drawn.any(axis=0))
+    if not len(rows) or rows[0] == 0 or cols[0] == 0 or rows[-1] == len(drawn) - 1 \
+            or cols[-1] == drawn.shape[1] - 1:  # nothing drawn, or cut off at the edge
+        fig.set_size_inches(width, height)
+        for ax, box in places:
+            ax.set_position(box)
+        for text, xy in texts:
+            text.set_position(xy)
+        return None
+    pad = round(matplotlib.rcParams["savefig.pad_inches"] * DPI)
+    top, bottom = max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, len(drawn))
+    first, last = max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, drawn.shape[1])
+    return rgba[top:bottom, first:last].copy()
 
 
 def _metadata(suffix: str) -> dict[str, Any] | None:
@@ -223,11 +285,27 @@ def step_values(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def quartiles(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, 25% and 75% along axis 0, ignoring NaN; all-NaN columns give NaN quietly."""
-    with warnings.catch_warnings():
+    """Median, 25% and 75% along axis 0, ignoring NaN; all-NaN columns give NaN quietly.
+
+    The numbers of ``np.nanpercentile(rows, [25, 50, 75], axis=0)`` (its linear method, the
+    same interpolation step), for all columns at once: numpy's loops over columns in Python.
+    """
+    ordered = np.sort(np.asarray(rows, dtype=float), axis=0)  # NaNs sort last
+    n = np.count_nonzero(~np.isnan(ordered), axis=0)
+    out = []
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        q25, q50, q75 = np.nanpercentile(rows, [25, 50, 75], axis=0)
-    return q50, q25, q75
+        for q in (0.5, 0.25, 0.75):
+            at = q * (np.maximum(n, 1) - 1)  # the virtual index, exact for these q
+            low = np.floor(at).astype(int)
+            high = np.minimum(low + 1, np.maximum(n - 1, 0))
+            t = at - low
+            a = np.take_along_axis(ordered, low[None], axis=0)[0]
+            b = np.take_along_axis(ordered, high[None], axis=0)[0]
+            diff = b - a
+            value = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+            out.append(np.where(n > 0, value, np.nan))
+    return out[0], out[1], out[2]
 
 
 def log_grid(low: float, high: float, n: int = 160, integer: bool = False) -> np.ndarray:
