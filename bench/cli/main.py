@@ -192,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    if argv is None and code == 130:  # the program, interrupted: what finished is on disk;
+        # leave now, as a second Ctrl-C during the interpreter's shutdown would print a
+        # traceback (threads joined) or kill it with the default handler (exit -2)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     with _second_interrupt_exits():
         try:
@@ -234,5 +245,7 @@ def _second_interrupt_exits():
     previous = signal.signal(signal.SIGINT, first)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    finally:  # after a first Ctrl-C, a second one on the way out (threads joined, files
+        # flushed at exit) still exits at once: `again` stays
+        if signal.getsignal(signal.SIGINT) is first:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
