@@ -96,5 +96,14 @@ class Ackley(Problem):
             g += (a * b * math.exp(-b * r) / (n * r)) * x
         return f, g
 
+    def values(self, points: np.ndarray) -> np.ndarray:
+        """f at each row of ``points`` (m×n), the same formula vectorised (for landscape maps)."""
+        X = np.asarray(points, dtype=float)
+        n = self.dim
+        r = np.sqrt(np.einsum("ij,ij->i", X, X) / n)
+        sin_half = np.sin((0.5 * self.c) * X)
+        s_minus_1 = -2.0 * np.einsum("ij,ij->i", sin_half, sin_half) / n
+        return -self.a * np.expm1(-self.b * r) - math.e * np.expm1(s_minus_1)
+
     def describe(self) -> str:
         return f"Ackley {self.dim}-D"

@@ -98,3 +98,18 @@ def test_wrong_shape_is_refused(x):
     for method in (p.value, p.grad, p.value_and_grad):
         with pytest.raises(ValueError, match=r"ackley: x must have shape \(2,\), got shape"):
             method(x)
+
+
+def test_vectorised_values_equal_the_textbook_formula():
+    """``values`` (the landscape's map, m points at once) against the module docstring's
+    formula written plainly, point by point (cancellation near 0: absolute 1e-12 there)."""
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 5):
+        a, b, c = 15.0, 0.3, 2 * math.pi
+        p = Ackley(dim=n, a=a, b=b)
+        points = np.vstack([rng.uniform(-30, 30, (40, n)), np.zeros((1, n)),
+                            1e-9 * np.ones((1, n))])
+        expected = [-a * math.exp(-b * math.sqrt(sum(v * v for v in x) / n))
+                    - math.exp(sum(math.cos(c * v) for v in x) / n) + a + math.e
+                    for x in points]
+        np.testing.assert_allclose(p.values(points), expected, rtol=1e-13, atol=1e-12)

@@ -234,3 +234,30 @@ def test_a_run_that_recorded_no_problem_takes_its_problems_values(missing):
     assert list(clean.smooth) == [False, False] and list(clean.gradient) == ["analytic"] * 2
     assert list(clean.x_opt) == ["[1,2]"] * 2
     assert list(clean.optimizer_resolved) == ['{"lr":0.1}', None]  # a run's own, not filled
+
+
+def test_a_vectorised_map_is_the_point_by_point_map():
+    """A problem with ``values`` is mapped a row at a time: the same numbers as point by point,
+    and a row it cannot take at once (raises) is asked point by point, holes where f fails."""
+    from optbench.problems.ackley import Ackley
+
+    box = ((-3.0, 2.0), (-1.0, 4.0))
+    xs, ys, z, note = grid_values(Ackley(dim=2), box, n=30)
+    one = Ackley(dim=2)
+    expected = np.array([[one.value(np.array([x, y])) for x in xs] for y in ys])
+    np.testing.assert_allclose(z, expected, rtol=1e-13, atol=1e-15)
+    assert note == ""
+
+    class PartlyDefined:
+        def values(self, points):
+            raise ValueError("not all at once")
+
+        def value(self, x):
+            if x[0] > 0:
+                raise ValueError("undefined for x > 0")
+            return float(x @ x)
+
+    xs, ys, z, _ = grid_values(PartlyDefined(), box, n=11)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    np.testing.assert_array_equal(np.isnan(z), grid_x > 0)
+    np.testing.assert_allclose(z[grid_x <= 0], (grid_x**2 + grid_y**2)[grid_x <= 0])

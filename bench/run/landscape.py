@@ -8,6 +8,8 @@ the runs, ``write_landscapes`` evaluates f on a grid over the box each trajector
 A slow problem gets a coarser grid, and a problem that slows down on the way is stopped at a
 deadline and leaves a partial map (the rows not reached stay blank): mapping costs at most about
 ``3 * CONTOUR_SECONDS`` per problem. A landscape already stored for the same runs and box is kept.
+A problem with a ``values(points)`` method (f at each row of an m×2 array) is mapped a row of the
+grid at a time (Ackley: 40,000 points in milliseconds instead of a Python call each).
 """
 
 from __future__ import annotations
@@ -91,8 +93,8 @@ def grid_values(problem, box: Box, n: int = GRID, seconds: float = CONTOUR_SECON
     than ``seconds``; rows not reached within ``3 * seconds`` stay NaN.
     """
     start = time.perf_counter()
-    probe = [_value(problem, np.array([x, box[1][0]])) for x in np.linspace(*box[0], PROBES)]
-    per_call = (time.perf_counter() - start) / len(probe)
+    _row(problem, np.linspace(*box[0], PROBES), box[1][0])
+    per_call = (time.perf_counter() - start) / PROBES
     notes = []
     if per_call * n * n > seconds:
         n = max(12, int((seconds / per_call) ** 0.5))
@@ -106,8 +108,20 @@ def grid_values(problem, box: Box, n: int = GRID, seconds: float = CONTOUR_SECON
             notes.append(f"contours cover {i} of {n} grid rows (evaluation reached its "
                          f"deadline of {3 * seconds:g} s)")
             break
-        z[i] = [_value(problem, np.array([x, y])) for x in xs]
+        z[i] = _row(problem, xs, y)
     return xs, ys, z, "; ".join(notes)
+
+
+def _row(problem, xs: np.ndarray, y: float) -> np.ndarray:
+    """f at (x, y) for each x (NaN where it has none): in one call where the problem has a
+    vectorised ``values``, else (or where that call fails) point by point."""
+    points = np.column_stack([xs, np.full(xs.size, y)])
+    if callable(getattr(problem, "values", None)):
+        with contextlib.suppress(Exception):  # a point it cannot take: ask them one by one
+            f = np.asarray(problem.values(points), dtype=float)
+            if f.shape == xs.shape:
+                return np.where(np.isfinite(f), f, np.nan)
+    return np.array([_value(problem, p) for p in points])
 
 
 def _value(problem, x: np.ndarray) -> float:
