@@ -369,8 +369,8 @@ class Store:
             "hits": [list(h) for h in record.hits],
             "trace": {"rows": table.num_rows, "sha256": hashlib.sha256(trace).hexdigest()},
         }
-        summary = atomic_write(self.runs / f"{rid}.json",
-                               json.dumps(doc, indent=1, allow_nan=False), sync=not batched)
+        text = json.dumps(doc, allow_nan=False, separators=(",", ":"))  # C encoder: no indent
+        summary = atomic_write(self.runs / f"{rid}.json", text, sync=not batched)
         self._written[rid] = (_signature(summary), _signature(self.runs / f"{rid}.parquet"))
         if batched:
             self._unsynced += 1

@@ -108,7 +108,7 @@ for seed in range(runs):
     write(os.path.join(folder, f"{rid}.parquet"), data)
     doc = {"summary": summary, "spec": spec, "hits": [],
            "trace": {"rows": 2, "sha256": hashlib.sha256(data).hexdigest()}}
-    write(os.path.join(folder, f"{rid}.json"), json.dumps(doc, indent=1).encode())
+    write(os.path.join(folder, f"{rid}.json"), json.dumps(doc, separators=(",", ":")).encode())
     rows.append(summary)
     if time.monotonic() - synced >= 1.0:
         sync()
