@@ -445,7 +445,7 @@ def environment() -> dict[str, Any]:
 
     versions = {}
     for dist in ("optbench", "numpy", "scipy", "pandas", "matplotlib", "pyarrow", "pydantic",
-                 "scikit-learn", "threadpoolctl", "pebble", "dask", "distributed"):
+                 "scikit-learn", "threadpoolctl", "dask", "distributed", "optuna"):
         with contextlib.suppress(PackageNotFoundError):
             versions[dist] = version(dist)
     return {
