@@ -169,6 +169,10 @@ class CountingOracle:
     def _with_grad(self, x: np.ndarray, values: int) -> tuple[float, np.ndarray]:
         if self.evaluations >= self.limit:
             raise BudgetExhausted("evaluation budget used up")
+        if self.differences and self.evaluations + self._grad_cost > self.limit:
+            # its 1 + 2·dim values would overrun the budget: end here, within it
+            raise BudgetExhausted("evaluation budget used up (too few left for a gradient by "
+                                  f"differences, {self._grad_cost} evaluations)")
         self.n_fev += values
         self.n_gev += 1
         recording = self.iteration >= self.keep_from
