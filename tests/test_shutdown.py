@@ -192,6 +192,27 @@ def test_ctrl_c_stops_at_once_and_keeps_what_finished(tmp_path):
     assert "runs finished and are stored" in note and "--resume" in note
 
 
+def test_ctrl_c_before_any_run_finished_says_none_is_stored(tmp_path):
+    cfg, marks = _setup(tmp_path, """
+        name: long
+        problems:
+          - plug.py:Sleeper: {delay: 60, marks: MARKS}
+        optimizers:
+          - adam: {lr: 0.1}
+        seeds: 4
+        budget: {evaluations: 10}
+    """)
+    out = tmp_path / "out"
+    proc = _start(cfg, out, "--workers", "2")
+    _until(lambda: len(list(marks.iterdir())) == 2, 120, "the runs did not start")
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=3)
+    assert proc.returncode == 130, err
+    assert "optbench: interrupted before any of the 4 runs finished: none stored; --resume " \
+           "runs them all" in err
+    assert not _stored(out)
+
+
 def test_a_second_ctrl_c_exits_at_once_without_a_traceback(tmp_path):
     cfg, _ = _setup(tmp_path, SLEEPY)
     out = tmp_path / "out"

@@ -149,8 +149,12 @@ def _execute(todo, store: Store, run, progress: bool) -> dict[str, dict]:
                 bar.set_postfix_str(f"failed {failures}", refresh=False)
                 bar.update()
     except KeyboardInterrupt:  # the executor has stopped its workers; keep what finished
-        _stderr(f"optbench: interrupted: {done} of {len(todo)} runs finished and are stored; "
-                f"summary.csv lists them; --resume runs the rest")
+        if done:
+            _stderr(f"optbench: interrupted: {done} of {len(todo)} runs finished and are "
+                    "stored; summary.csv lists them; --resume runs the rest")
+        else:
+            _stderr(f"optbench: interrupted before any of the {len(todo)} runs finished: none "
+                    "stored; --resume runs them all")
         store.write_summary()
         raise
     finally:
