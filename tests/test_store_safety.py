@@ -25,9 +25,10 @@ from helpers import QUADRATIC_PLUGIN
 import optbench
 from optbench.bench.cli.main import main
 from optbench.bench.report.data import load_results
+from optbench.bench.results.files import atomic_write
 from optbench.bench.results.lock import NAME as LOCK
 from optbench.bench.results.lock import FolderLock, FolderLocked, holder
-from optbench.bench.results.store import Store, atomic_write
+from optbench.bench.results.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -154,7 +154,7 @@ def _environment_notes(loaded: list[Results], tags: list[str]) -> list[str]:
 
 def write_sources(results: Results) -> Path:
     """sources.json: each folder's name in the report, its path and its runs shown."""
-    from optbench.bench.results.store import atomic_write
+    from optbench.bench.results.files import atomic_write
 
     counts = results.runs["source"].value_counts()
     doc = {tag: {"folder": str(root), "resolved": str(root.resolve()),

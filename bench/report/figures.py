@@ -167,7 +167,7 @@ def new_figure(width: float = 8.0, height: float = 4.6, ncols: int = 1):
 
 def save(fig, path: Path) -> Path:
     """Write ``fig`` with its outside legend included."""
-    from optbench.bench.results.store import atomic_write
+    from optbench.bench.results.files import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     from optbench.bench.report.ticks import cheap_ticks

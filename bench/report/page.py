@@ -275,7 +275,7 @@ def render_html(report: Report) -> str:
 
 def write_pages(report: Report) -> Path:
     """report.md and report.html in the results folder; returns the HTML's path."""
-    from optbench.bench.results.store import atomic_write
+    from optbench.bench.results.files import atomic_write
 
     root = report.results.root
     atomic_write(root / "report.md", markdown(report))

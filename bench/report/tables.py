@@ -241,7 +241,7 @@ def latex(table: pd.DataFrame) -> str:
 
 def write_tables(table: pd.DataFrame, folder: Path) -> list[Path]:
     """tables/per_config.{csv,md,tex}; returns the paths written."""
-    from optbench.bench.results.store import atomic_write
+    from optbench.bench.results.files import atomic_write
 
     folder.mkdir(parents=True, exist_ok=True)
     return [atomic_write(folder / "per_config.csv", lambda f: table.to_csv(f, index=False)),

@@ -25,15 +25,11 @@ reruns nothing) but are not part of the sweep's results.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import math
 import os
-import platform
 import re
-import secrets
-import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -42,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from optbench.bench.errors import UsageError
+from optbench.bench.results.files import Flusher, atomic_write, signature, sync_folder
 from optbench.bench.results.landscapes import FOLDER, Landscape, landscape_key
 from optbench.bench.results.lock import cannot_write
 from optbench.bench.results.records import SUMMARY_COLUMNS, RunRecord
@@ -53,85 +50,6 @@ QUARANTINE = "quarantine"
 SWEEP_FILES = ("config.yaml", "config.previous.yaml", "environment.json", MANIFEST,
                "summary.csv", "summary.parquet")
 RUN_FILE = re.compile(r"^[0-9a-f]{16}\.(json|parquet)$")
-
-
-def atomic_write(path: str | Path, data: bytes | str | Any, sync: bool = True) -> Path:
-    """Write ``data`` (bytes, text, or a function of a binary file) to ``path`` atomically.
-
-    A temporary file in the same folder is written, flushed to disk (``sync``; else left to
-    the caller's ``sync_folder``) and renamed over ``path``: a reader sees the old file or the
-    new one, never part of one; a symbolic link at ``path`` is replaced, not written through.
-    The file gets the user's usual permissions (the umask's). A disk error (full, read-only,
-    no permission) is a ResultsError, one line.
-    """
-    path = Path(path)
-    write = data if callable(data) else None
-    if write is None:
-        raw = data.encode() if isinstance(data, str) else bytes(data)
-
-        def write(f):
-            f.write(raw)
-
-    tmp = None
-    try:
-        fd, tmp = _temporary(path)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            if sync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise cannot_write(path, e) from None
-    except BaseException:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _temporary(path: Path) -> tuple[int, str]:
-    """A new file ``.<name>.<random>.tmp`` beside ``path``, opened for writing; created with
-    mode 0o666 so that the kernel applies the umask (and a folder's default ACL), as for any
-    file the user creates; never through a link."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | \
-        getattr(os, "O_NOFOLLOW", 0)
-    while True:
-        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:  # one in 4 billion
-            continue
-
-
-def sync_folder(folder: Path) -> None:
-    """Flush to disk every file written on ``folder``'s filesystem, renames included: one
-    ``syncfs`` (Linux) for a batch of files costs what one fsync does; elsewhere ``sync``."""
-    libc = _libc()
-    if libc is not None:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            if libc.syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    if hasattr(os, "sync"):
-        os.sync()
-
-
-@functools.cache
-def _libc():
-    """The C library, when it has ``syncfs`` (Linux); else None."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syncfs.argtypes = [ctypes.c_int]
-        return libc
-    except (OSError, AttributeError):
-        return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -150,35 +68,6 @@ def spec_fields(spec) -> dict[str, Any]:
     return fields
 
 
-SYNC_SECONDS = 1.0  # a sweep's finished runs reach the disk about this soon
-
-
-class _Flusher:
-    """A thread that flushes a folder's filesystem to disk ``every`` seconds after a write
-    (``written``), so that the sweep never waits on the disk (a flush on a busy machine can
-    take seconds)."""
-
-    def __init__(self, folder: Path, every: float):
-        self.folder, self.every = folder, every
-        self.written, self.closing = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._run, name="optbench-flush", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self.written.wait()
-            if self.closing.wait(self.every):
-                return
-            self.written.clear()  # what is written from now on waits for the next flush
-            with contextlib.suppress(OSError):  # the final, waited-for flush reports errors
-                sync_folder(self.folder)
-
-    def close(self) -> None:
-        self.closing.set()
-        self.written.set()
-        self.thread.join()
-
-
 class Store:
     """A results folder. ``sync_every`` > 0: the runs ``save`` writes are flushed to disk
     together, by a thread, about that many seconds after they are written, and at ``sync``
@@ -193,7 +82,7 @@ class Store:
         self.landscapes = self.root / FOLDER
         self.sync_every = sync_every
         self._unsynced = 0  # runs written since the last sync
-        self._flusher: _Flusher | None = None
+        self._flusher: Flusher | None = None
         # run id -> the stat of its two files as this store wrote them: read back by ``scan``
         # without verifying again while unchanged (verify() reads and hashes both)
         self._written: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
@@ -248,7 +137,7 @@ class Store:
         """``verify``, less its reading and hashing for a run this store wrote and whose two
         files are the same files, unchanged, since (inode, size, modification time)."""
         json_path, trace_path = self.runs / f"{rid}.json", self.runs / f"{rid}.parquet"
-        if self._written.get(rid) == (_signature(json_path), _signature(trace_path)):
+        if self._written.get(rid) == (signature(json_path), signature(trace_path)):
             with contextlib.suppress(OSError, ValueError):
                 return json.loads(json_path.read_bytes()), ""
         return verify(self.runs, rid)
@@ -371,11 +260,11 @@ class Store:
         }
         text = json.dumps(doc, allow_nan=False, separators=(",", ":"))  # C encoder: no indent
         summary = atomic_write(self.runs / f"{rid}.json", text, sync=not batched)
-        self._written[rid] = (_signature(summary), _signature(self.runs / f"{rid}.parquet"))
+        self._written[rid] = (signature(summary), signature(self.runs / f"{rid}.parquet"))
         if batched:
             self._unsynced += 1
             if self._flusher is None:
-                self._flusher = _Flusher(self.runs, self.sync_every)
+                self._flusher = Flusher(self.runs, self.sync_every)
             self._flusher.written.set()
 
     def load_docs(self, scan: Scan | None = None) -> list[dict[str, Any]]:
@@ -420,54 +309,9 @@ class Store:
         return df
 
 
-def _signature(path: Path) -> tuple[int, ...] | None:
-    """What changes when a file is replaced or written to: inode, size, modification time."""
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
 def _names(folder: Path) -> list[str]:
     """The names in ``folder`` (none when it is missing or not a folder)."""
     try:
         return os.listdir(folder)
     except OSError:
         return []
-
-
-def environment() -> dict[str, Any]:
-    """What the numbers were measured on: versions, CPU, BLAS libraries and their threads."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from threadpoolctl import threadpool_info
-
-    versions = {}
-    for dist in ("optbench", "numpy", "scipy", "pandas", "matplotlib", "pyarrow", "pydantic",
-                 "scikit-learn", "threadpoolctl", "dask", "distributed", "optuna"):
-        with contextlib.suppress(PackageNotFoundError):
-            versions[dist] = version(dist)
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "packages": versions,
-        "threadpools": [
-            {k: info.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-            for info in threadpool_info()
-        ],
-        "runs_use_blas_threads": 1,
-    }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from optbench.bench.errors import UsageError
+from optbench.bench.results.environment import environment
+from optbench.bench.results.files import SYNC_SECONDS
 from optbench.bench.results.lock import FolderLock
-from optbench.bench.results.store import QUARANTINE, SYNC_SECONDS, Store, environment
+from optbench.bench.results.store import QUARANTINE, Store
 from optbench.bench.sweep.config import Sweep
 from optbench.bench.sweep.spec import RunSpec
 

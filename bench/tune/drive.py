@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from optbench.bench.errors import UsageError
-from optbench.bench.results.store import Store, environment
+from optbench.bench.results.environment import environment
+from optbench.bench.results.store import Store
 from optbench.bench.sweep.spec import RunSpec
 from optbench.bench.tune.config import Plan, Tune
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from optbench.bench.results.store import atomic_write
+from optbench.bench.results.files import atomic_write
 
 TRIAL_COLUMNS = (
     "study", "problem_label", "optimizer", "entry", "number", "state", "value", "params",
