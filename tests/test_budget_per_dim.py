@@ -7,7 +7,8 @@ import pytest
 
 import optbench
 from optbench.bench.cli.main import main
-from optbench.bench.sweep.config import load_sweep, per_dimension
+from optbench.bench.sweep.config import load_sweep
+from optbench.bench.sweep.models import per_dimension
 from optbench.bench.sweep.spec import Budget
 
 

@@ -162,7 +162,8 @@ def _section(key: str, value: Mapping[str, Any], dim: int = 0) -> Any:
     (``1000 * dim``) resolved for the problem's ``dim``."""
     from pydantic import ValidationError
 
-    from optbench.bench.sweep.config import BudgetModel, TargetsModel, pydantic_line
+    from optbench.bench.sweep.messages import pydantic_line
+    from optbench.bench.sweep.models import BudgetModel, TargetsModel
 
     model = BudgetModel if key == "budget" else TargetsModel
     try:

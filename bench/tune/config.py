@@ -28,26 +28,18 @@ from pydantic.types import NonNegativeInt, PositiveFloat, StrictBool
 
 from optbench.bench.errors import USER_ERRORS, ConfigError, describe
 from optbench.bench.plugins import default
-from optbench.bench.sweep.config import (
+from optbench.bench.sweep.config import IN_MEMORY, Sweep, _placeholder, _printable, read_config
+from optbench.bench.sweep.grid import _build, _depth, _expand, _split_entry, list_params
+from optbench.bench.sweep.messages import pydantic_line
+from optbench.bench.sweep.models import (
     DEFAULT_TIMEOUT,
-    IN_MEMORY,
     BudgetModel,
     Count,
     Entry,
-    Sweep,
     SweepModel,
     TargetsModel,
-    _build,
-    _depth,
-    _expand,
-    _placeholder,
-    _printable,
     _seeds,
-    _split_entry,
     _Strict,
-    list_params,
-    pydantic_line,
-    read_config,
     timeout_follows_the_budget,
 )
 from optbench.bench.sweep.spec import RunSpec, canonical
