@@ -122,18 +122,23 @@ def timeout_follows_the_budget(model):
     return model
 
 
-class SweepModel(_Strict):
+class ExperimentModel(_Strict):
+    """What a sweep and a tuning study share: what runs, on what budget, within what limit."""
+
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
     description: str = ""
     problems: Annotated[list[Entry], Field(min_length=1)]
     optimizers: Annotated[list[Entry], Field(min_length=1)]
-    seeds: Annotated[int | list[int], BeforeValidator(_seeds)] = 1
     budget: BudgetModel
     targets: TargetsModel = TargetsModel()
     stop_at_target: StrictBool = True
-    timeout: PositiveFloat | None = 600.0
-    max_runs: Count = MAX_RUNS
+    timeout: PositiveFloat | None = DEFAULT_TIMEOUT
 
     @model_validator(mode="after")
     def _timeout_follows_the_budget(self):
         return timeout_follows_the_budget(self)
+
+
+class SweepModel(ExperimentModel):
+    seeds: Annotated[int | list[int], BeforeValidator(_seeds)] = 1
+    max_runs: Count = MAX_RUNS

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
-from pydantic.types import NonNegativeInt, PositiveFloat, StrictBool
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic.types import NonNegativeInt
 
 from optbench.bench.errors import USER_ERRORS, ConfigError, describe
 from optbench.bench.plugins import default
@@ -32,15 +32,11 @@ from optbench.bench.sweep.config import IN_MEMORY, Sweep, _placeholder, _printab
 from optbench.bench.sweep.grid import _build, _depth, _expand, _split_entry, list_params
 from optbench.bench.sweep.messages import pydantic_line
 from optbench.bench.sweep.models import (
-    DEFAULT_TIMEOUT,
-    BudgetModel,
     Count,
-    Entry,
+    ExperimentModel,
     SweepModel,
-    TargetsModel,
     _seeds,
     _Strict,
-    timeout_follows_the_budget,
 )
 from optbench.bench.sweep.spec import RunSpec, canonical
 from optbench.bench.tune.space import Fixed, Search, Space, SpaceError, parse_space
@@ -62,20 +58,8 @@ class TuneSection(_Strict):
     pruner: Literal["none", "median", "successive_halving"] = "none"
 
 
-class TuneModel(_Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
-    description: str = ""
-    problems: Annotated[list[Entry], Field(min_length=1)]
-    optimizers: Annotated[list[Entry], Field(min_length=1)]
-    budget: BudgetModel
-    targets: TargetsModel = TargetsModel()
-    stop_at_target: StrictBool = True
-    timeout: PositiveFloat | None = DEFAULT_TIMEOUT
+class TuneModel(ExperimentModel):
     tune: TuneSection
-
-    @model_validator(mode="after")
-    def _timeout_follows_the_budget(self):
-        return timeout_follows_the_budget(self)
 
 
 @dataclass(frozen=True)
