@@ -170,12 +170,7 @@ def _axes(path, where, plugins: Plugins, kind: str, name, params,
         cls = registry.get(key)
     except USER_ERRORS as e:  # the name itself is wrong: point at the entry
         raise ConfigError(f"{path}: {where.removesuffix('.' + name)}: {e}") from None
-    unknown = [k for k in params if k not in known]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], known, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ConfigError(f"{path}: {where}.{unknown[0]}: unknown parameter{hint}; valid: "
-                          f"{', '.join(known) or 'none'}")
+    refuse_unknown(path, where, params, known)
     depth = list_params(kind, cls)
     axes = []
     for param, value in params.items():
@@ -187,6 +182,16 @@ def _axes(path, where, plugins: Plugins, kind: str, name, params,
         else:
             axes.append([(param, v) for v in _expanded(cls, param, value)])
     return key, axes
+
+
+def refuse_unknown(path, where: str, params, known) -> None:
+    """A parameter the class does not take: one line naming it, a close name, the valid ones."""
+    unknown = [k for k in params if k not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"{path}: {where}.{unknown[0]}: unknown parameter{hint}; valid: "
+                          f"{', '.join(known) or 'none'}")
 
 
 def _expanded(cls: type, param: str, value: Any) -> list[Any]:

@@ -16,7 +16,6 @@ one ``ConfigError`` line, ``FILE: key.path: what is wrong; what is valid``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,14 @@ from pydantic.types import NonNegativeInt
 from optbench.bench.errors import USER_ERRORS, ConfigError, describe
 from optbench.bench.plugins import default
 from optbench.bench.sweep.config import IN_MEMORY, Sweep, _placeholder, _printable, read_config
-from optbench.bench.sweep.grid import _build, _depth, _expand, _split_entry, list_params
+from optbench.bench.sweep.grid import (
+    _build,
+    _depth,
+    _expand,
+    _split_entry,
+    list_params,
+    refuse_unknown,
+)
 from optbench.bench.sweep.messages import pydantic_line
 from optbench.bench.sweep.models import (
     Count,
@@ -223,12 +229,7 @@ def _entry(path: Path, i: int, entry: dict[str, Any], model: TuneModel):
         cls = registry.get(key)
     except USER_ERRORS as e:
         raise ConfigError(f"{path}: optimizers[{i}]: {e}") from None
-    unknown = [k for k in params if k not in known]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], known, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ConfigError(f"{path}: {where}.{unknown[0]}: unknown parameter{hint}; valid: "
-                          f"{', '.join(known) or 'none'}")
+    refuse_unknown(path, where, params, known)
     depth = list_params("optimizer", cls)
     horizon = model.budget.iterations or model.budget.evaluations or 10_000
     try:
