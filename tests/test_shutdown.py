@@ -192,19 +192,28 @@ def test_ctrl_c_stops_at_once_and_keeps_what_finished(tmp_path):
     assert "runs finished and are stored" in note and "--resume" in note
 
 
-def test_ctrl_c_before_any_run_finished_says_none_is_stored(tmp_path):
-    cfg, marks = _setup(tmp_path, """
-        name: long
-        problems:
-          - plug.py:Sleeper: {delay: 60, marks: MARKS}
-        optimizers:
-          - adam: {lr: 0.1}
-        seeds: 4
-        budget: {evaluations: 10}
-    """)
-    out = tmp_path / "out"
-    proc = _start(cfg, out, "--workers", "2")
+LONG = """
+    name: long
+    problems:
+      - plug.py:Sleeper: {delay: 60, marks: MARKS}
+    optimizers:
+      - adam: {lr: 0.1}
+    seeds: 4
+    budget: {evaluations: 10}
+"""
+
+
+def _two_long_runs_started(tmp_path: Path, out: Path, **kw) -> subprocess.Popen:
+    """The CLI with two workers, each in a 60 s run (of 4) once this returns."""
+    cfg, marks = _setup(tmp_path, LONG)
+    proc = _start(cfg, out, "--workers", "2", **kw)
     _until(lambda: len(list(marks.iterdir())) == 2, 120, "the runs did not start")
+    return proc
+
+
+def test_ctrl_c_before_any_run_finished_says_none_is_stored(tmp_path):
+    out = tmp_path / "out"
+    proc = _two_long_runs_started(tmp_path, out)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=3)
     assert proc.returncode == 130, err
@@ -230,17 +239,7 @@ def test_a_second_ctrl_c_exits_at_once_without_a_traceback(tmp_path):
 
 def test_workers_die_with_the_cli(tmp_path):
     """SIGKILL of the CLI during long runs: no process of it is left 2 s later."""
-    cfg, marks = _setup(tmp_path, """
-        name: long
-        problems:
-          - plug.py:Sleeper: {delay: 60, marks: MARKS}
-        optimizers:
-          - adam: {lr: 0.1}
-        seeds: 4
-        budget: {evaluations: 10}
-    """)
-    proc = _start(cfg, tmp_path / "out", "--workers", "2", stderr=subprocess.DEVNULL)
-    _until(lambda: len(list(marks.iterdir())) == 2, 120, "the runs did not start")
+    proc = _two_long_runs_started(tmp_path, tmp_path / "out", stderr=subprocess.DEVNULL)
     assert len(session(proc.pid)) >= 3
     proc.kill()
     proc.wait()
