@@ -81,10 +81,6 @@ class PausedLoop:
         self._go.put(STOP)
         thread.join()
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     # -- on the worker -----------------------------------------------------------------------
     def _work(self) -> None:
         try:
