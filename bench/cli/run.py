@@ -46,7 +46,7 @@ def report(store, args: argparse.Namespace) -> None:
     if not args.no_report:
         from optbench.bench.report.build import build_report
 
-        written = build_report(store.root, quiet=args.quiet, brief=True)
+        written = build_report(store.root, quiet=args.quiet, brief=True, store=store)
         if not args.quiet and written:
             print(f"report: {written}")
 

@@ -71,17 +71,18 @@ def build_combined(roots, out: str | Path | None = None, quiet: bool = False,
 
 
 def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
-                 brief: bool = False) -> Path | None:
+                 brief: bool = False, store=None) -> Path | None:
     """Write the report of the results folder ``root``; its report.html, or None without runs.
 
     Each note on what was left out goes to stderr; ``brief`` (the end of ``optbench run``) prints
     only the figures that failed and a count of the rest, which the page lists in full.
+    ``store``: the folder's writer's, which need not verify again the runs it knows sound.
     """
     from optbench.bench.report.data import load_results
 
     if fmt not in FORMATS:
         raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    return write_report(load_results(Path(root), quiet=quiet), quiet, fmt, brief)
+    return write_report(load_results(Path(root), quiet=quiet, store=store), quiet, fmt, brief)
 
 
 def write_report(results, quiet: bool = False, fmt: str = "png",

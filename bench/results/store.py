@@ -83,8 +83,8 @@ class Store:
         self.sync_every = sync_every
         self._unsynced = 0  # runs written since the last sync
         self._flusher: Flusher | None = None
-        # run id -> the stat of its two files as this store wrote them: read back by ``scan``
-        # without verifying again while unchanged (verify() reads and hashes both)
+        # run id -> the stat of its two files as this store wrote them or last found them sound:
+        # ``scan`` does not verify them again while unchanged (verify() reads and hashes both)
         self._written: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def prepare(self) -> None:
@@ -134,13 +134,18 @@ class Store:
         return found
 
     def _verify(self, rid: str) -> tuple[dict[str, Any] | None, str]:
-        """``verify``, less its reading and hashing for a run this store wrote and whose two
-        files are the same files, unchanged, since (inode, size, modification time)."""
+        """``verify``, less its hashing for a run this store wrote or already found sound and
+        whose two files are the same files, unchanged, since (inode, size, times): a sweep
+        scans its folder several times (recovery, summary, landscapes, table, report)."""
         json_path, trace_path = self.runs / f"{rid}.json", self.runs / f"{rid}.parquet"
-        if self._written.get(rid) == (signature(json_path), signature(trace_path)):
+        known = (signature(json_path), signature(trace_path))
+        if self._written.get(rid) == known:
             with contextlib.suppress(OSError, ValueError):
                 return json.loads(json_path.read_bytes()), ""
-        return verify(self.runs, rid)
+        doc, why = verify(self.runs, rid)
+        if doc is not None and None not in known:  # taken before the read: a change since
+            self._written[rid] = known  # shows as another signature next time
+        return doc, why
 
     def recover(self) -> Scan:
         """What the folder's writer does first: delete stale temporary files, verify every
