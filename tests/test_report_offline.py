@@ -261,3 +261,56 @@ def test_a_vectorised_map_is_the_point_by_point_map():
     grid_x, grid_y = np.meshgrid(xs, ys)
     np.testing.assert_array_equal(np.isnan(z), grid_x > 0)
     np.testing.assert_allclose(z[grid_x <= 0], (grid_x**2 + grid_y**2)[grid_x <= 0])
+
+
+BOTH = """
+name: deferred
+problems:
+  - ackley: {dim: 2}
+  - valley.py:Valley: {tilt: 3.0}
+optimizers:
+  - adam: {lr: 0.1}
+seeds: 2
+budget: {evaluations: 60}
+"""
+
+
+def _ackley(x: float, y: float) -> float:
+    """Ackley in 2-D written out (a = 20, b = 0.2, c = 2π)."""
+    return (-20 * np.exp(-0.2 * np.sqrt((x * x + y * y) / 2))
+            - np.exp((np.cos(2 * np.pi * x) + np.cos(2 * np.pi * y)) / 2) + 20 + np.e)
+
+
+def test_no_report_leaves_the_contours_to_the_first_report(tmp_path):
+    """``--no-report`` maps no landscape; the first ``optbench report`` maps those of the
+    problems optbench ships, never imports a plugin the folder names, and says which plot has
+    no contours; a folder another process is writing is reported without mapping."""
+    from optbench.bench.results.lock import FolderLock
+    from optbench.bench.results.store import Store
+
+    (tmp_path / "valley.py").write_text(PLUGIN)
+    cfg = tmp_path / "both.yaml"
+    cfg.write_text(textwrap.dedent(BOTH))
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--workers", "0", "--quiet",
+                 "--no-report"]) == 0
+    (tmp_path / "imported.marker").unlink()  # the sweep imported it
+    assert not list(out.glob("landscapes/*.npz"))
+
+    with FolderLock(out):  # a writer at work: the report reads, maps nothing, says so
+        done = _report(out)
+    assert "contours were not mapped" in done.stderr and "is being written by" in done.stderr
+    assert not list(out.glob("landscapes/*.npz"))
+
+    done = _report(out)
+    assert not (tmp_path / "imported.marker").exists()  # the folder's plugin never imported
+    assert "valley.py:Valley(tilt=3)" in done.stderr and "maps only the problems" in done.stderr
+    store = Store(out)
+    assert store.load_landscape("valley.py:Valley", canonical({"tilt": 3.0})) is None
+    land = store.load_landscape("ackley", canonical({"dim": 2}))
+    assert land is not None and land.z.shape == (len(land.ys), len(land.xs))
+    for i, j in ((0, 0), (7, 150), (199, 3), (120, 120)):
+        assert land.z[i, j] == pytest.approx(_ackley(land.xs[j], land.ys[i]), rel=1e-12)
+    trajectory = next(line for line in (out / "report.md").read_text().splitlines()
+                      if line.startswith("**Trajectories.**"))
+    assert "Shades and thin contour lines" in trajectory

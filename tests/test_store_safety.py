@@ -29,6 +29,7 @@ from optbench.bench.results.files import atomic_write
 from optbench.bench.results.lock import NAME as LOCK
 from optbench.bench.results.lock import FolderLock, FolderLocked, holder
 from optbench.bench.results.store import Store
+from optbench.bench.run.landscape import map_missing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,6 +175,7 @@ def test_damaged_runs_are_listed_by_report_and_redone_by_resume(tmp_path):
     cfg = _write(tmp_path, SMALL)
     out = tmp_path / "out"
     assert _run(cfg, out) == 0
+    assert map_missing(out, quiet=True)  # what the first report does after --no-report
     before = pd.read_parquet(out / "summary.parquet").set_index("run_id").sort_index()
     traces = {rid: pq.read_table(out / "runs" / f"{rid}.parquet").to_pandas()
               for rid in before.index}

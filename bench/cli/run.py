@@ -17,18 +17,20 @@ SHOWN_PER_CAUSE = 3  # failed runs listed per status; the rest are counted
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from optbench.bench.report.data import load_results
     from optbench.bench.run.sweep import run_sweep
 
-    outcome = run_sweep(load_sweep(args.config), args.out, **options(args))
+    outcome = run_sweep(load_sweep(args.config), args.out, landscapes=not args.no_report,
+                        **options(args))
     store = outcome.store
-    runs = load_results(store.root, store=store).runs  # it knows what it wrote
     if not args.quiet:
+        from optbench.bench.report.data import load_results
+
+        runs = load_results(store.root, store=store).runs  # it knows what it wrote
         more_in = "summary.csv" if args.no_report else "report.html"
         print(story(runs, outcome.refused, more_in))
         print(f"\nresults: {store.root}/ (summary.csv, runs/)")
     report(store, args)
-    code, why = exit_code_and_why(runs, outcome.refused)
+    code, why = exit_code_and_why(outcome.summary, outcome.refused)
     if code:
         print(f"optbench: {why}", file=sys.stderr)
     return code
@@ -51,13 +53,14 @@ def report(store, args: argparse.Namespace) -> None:
             print(f"report: {written}")
 
 
-def exit_code_and_why(runs, refused) -> tuple[int, str]:
-    """The sweep's exit code (the status module's rule) and, when it is 1, why, in one line."""
+def exit_code_and_why(rows: list[dict], refused) -> tuple[int, str]:
+    """The sweep's exit code (the status module's rule) and, when it is 1, why, in one line;
+    ``rows``: the sweep's summary rows."""
     from collections import Counter
 
     from optbench.bench.results.status import Status, blames_user, exit_code
 
-    pairs = list(zip(runs["status"], runs["gradient_check_failed"], strict=True))
+    pairs = [(r["status"], r["gradient_check_failed"]) for r in rows]
     code = exit_code(pairs, len(refused))
     if not code:
         return 0, ""

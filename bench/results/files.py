@@ -27,7 +27,7 @@ def atomic_write(path: str | Path, data: bytes | str | Any, sync: bool = True) -
     The file gets the user's usual permissions (the umask's). A disk error (full, read-only,
     no permission) is a ResultsError, one line.
     """
-    path = Path(path)
+    target = os.fspath(path)
     write = data if callable(data) else None
     if write is None:
         raw = data.encode() if isinstance(data, str) else bytes(data)
@@ -37,32 +37,33 @@ def atomic_write(path: str | Path, data: bytes | str | Any, sync: bool = True) -
 
     tmp = None
     try:
-        fd, tmp = _temporary(path)
+        fd, tmp = _temporary(target)
         with os.fdopen(fd, "wb") as f:
             write(f)
             if sync:
                 f.flush()
                 os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as e:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        raise cannot_write(path, e) from None
+        raise cannot_write(Path(target), e) from None
     except BaseException:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    return path if isinstance(path, Path) else Path(target)
 
 
-def _temporary(path: Path) -> tuple[int, str]:
+def _temporary(path: str) -> tuple[int, str]:
     """A new file ``.<name>.<random>.tmp`` beside ``path``, opened for writing; created with
     mode 0o666 so that the kernel applies the umask (and a folder's default ACL), as for any
     file the user creates; never through a link."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | \
         getattr(os, "O_NOFOLLOW", 0)
+    folder, name = os.path.split(path)
     while True:
-        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:  # one in 4 billion
@@ -126,7 +127,7 @@ class Flusher:
         self.thread.join()
 
 
-def signature(path: Path) -> tuple[int, ...] | None:
+def signature(path: str | Path) -> tuple[int, ...] | None:
     """What changes when a file is replaced or written to: inode, size, modification time."""
     try:
         st = os.stat(path, follow_symlinks=False)

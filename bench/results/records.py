@@ -10,7 +10,7 @@ import numpy as np
 from optbench.bench.results.status import Status
 from optbench.bench.sweep.spec import RunSpec
 
-__all__ = ["SUMMARY_COLUMNS", "TRACE_COLUMNS", "RunRecord", "Status"]
+__all__ = ["SUMMARY_COLUMNS", "SUMMARY_TYPES", "TRACE_COLUMNS", "RunRecord", "Status"]
 
 
 # Trace columns, per recorded iteration. x_0, x_1 follow for problems of dimension <= 2.
@@ -31,6 +31,15 @@ SUMMARY_COLUMNS = (
     # what the report needs of the problem and optimizer, so it never has to build them
     "gradient", "smooth", "x_opt", "optimizer_resolved",
 )
+# each summary column's kind (summary.parquet's types); blanks allowed in every one
+SUMMARY_TYPES = {
+    **dict.fromkeys(SUMMARY_COLUMNS, "str"),
+    **dict.fromkeys(("seed", "n_iter", "n_eval", "n_fev", "n_gev", "n_monitor",
+                     "fev_to_target", "dim"), "int"),
+    **dict.fromkeys(("wall_time_s", "f_final", "f_best", "f_opt", "dist_final",
+                     "grad_norm_final", "time_to_target"), "float"),
+    **dict.fromkeys(("gradient_check_failed", "target_hit", "smooth"), "bool"),
+}
 
 
 @dataclass

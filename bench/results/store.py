@@ -31,7 +31,6 @@ import math
 import os
 import re
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +40,12 @@ from optbench.bench.errors import UsageError
 from optbench.bench.results.files import Flusher, atomic_write, signature, sync_folder
 from optbench.bench.results.landscapes import FOLDER, Landscape, landscape_key
 from optbench.bench.results.lock import cannot_write
-from optbench.bench.results.records import SUMMARY_COLUMNS, RunRecord
+from optbench.bench.results.records import SUMMARY_COLUMNS, SUMMARY_TYPES, RunRecord
 from optbench.bench.results.verify import Scan, verify
 
 MANIFEST = "sweep_runs.json"
 QUARANTINE = "quarantine"
+KEPT_ROWS = 20_000  # summary rows a writer keeps in memory (~3.5 KB each)
 # the files of the folder itself that a sweep writes (and --force deletes, but config.yaml)
 SWEEP_FILES = ("config.yaml", "config.previous.yaml", "environment.json", MANIFEST,
                "summary.csv", "summary.parquet")
@@ -58,14 +58,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return _jsonable(value.item())
     return value
-
-
-def spec_fields(spec) -> dict[str, Any]:
-    """The spec as stored: its fields, less an in-memory problem's pickled code (data in a
-    results folder is never turned back into code)."""
-    fields = asdict(spec)
-    fields.pop("payload", None)
-    return fields
 
 
 class Store:
@@ -86,6 +78,9 @@ class Store:
         # run id -> the stat of its two files as this store wrote them or last found them sound:
         # ``scan`` does not verify them again while unchanged (verify() reads and hashes both)
         self._written: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        # run id -> the summary row ``save`` wrote (up to KEPT_ROWS): summary.csv is made from
+        # them while their files are unchanged, not read back
+        self._rows: dict[str, dict[str, Any]] = {}
 
     def prepare(self) -> None:
         try:
@@ -137,8 +132,8 @@ class Store:
         """``verify``, less its hashing for a run this store wrote or already found sound and
         whose two files are the same files, unchanged, since (inode, size, times): a sweep
         scans its folder several times (recovery, summary, landscapes, table, report)."""
-        json_path, trace_path = self.runs / f"{rid}.json", self.runs / f"{rid}.parquet"
-        known = (signature(json_path), signature(trace_path))
+        json_path = self.runs / f"{rid}.json"
+        known = self._signatures(rid)
         if self._written.get(rid) == known:
             with contextlib.suppress(OSError, ValueError):
                 return json.loads(json_path.read_bytes()), ""
@@ -146,6 +141,11 @@ class Store:
         if doc is not None and None not in known:  # taken before the read: a change since
             self._written[rid] = known  # shows as another signature next time
         return doc, why
+
+    def _signatures(self, rid: str) -> tuple:
+        runs = str(self.runs)
+        return (signature(os.path.join(runs, f"{rid}.json")),
+                signature(os.path.join(runs, f"{rid}.parquet")))
 
     def recover(self) -> Scan:
         """What the folder's writer does first: delete stale temporary files, verify every
@@ -256,21 +256,43 @@ class Store:
         pq.write_table(table, sink)
         trace = sink.getvalue().to_pybytes()
         batched = self.sync_every > 0
-        atomic_write(self.runs / f"{rid}.parquet", trace, sync=not batched)
+        runs = str(self.runs)
+        atomic_write(os.path.join(runs, f"{rid}.parquet"), trace, sync=not batched)
+        row = {k: _jsonable(v) for k, v in record.summary().items()}
         doc = {
-            "summary": {k: _jsonable(v) for k, v in record.summary().items()},
-            "spec": spec_fields(record.spec),
+            "summary": row,
+            "spec": record.spec.stored,
             "hits": [list(h) for h in record.hits],
             "trace": {"rows": table.num_rows, "sha256": hashlib.sha256(trace).hexdigest()},
         }
         text = json.dumps(doc, allow_nan=False, separators=(",", ":"))  # C encoder: no indent
-        summary = atomic_write(self.runs / f"{rid}.json", text, sync=not batched)
-        self._written[rid] = (signature(summary), signature(self.runs / f"{rid}.parquet"))
+        atomic_write(os.path.join(runs, f"{rid}.json"), text, sync=not batched)
+        self._written[rid] = self._signatures(rid)
+        if len(self._rows) < KEPT_ROWS:
+            self._rows[rid] = row
         if batched:
             self._unsynced += 1
             if self._flusher is None:
                 self._flusher = Flusher(self.runs, self.sync_every)
             self._flusher.written.set()
+
+    def summary_rows(self) -> list[dict[str, Any]]:
+        """The summary rows of the sweep's sound runs (see ``load_docs``): those this store
+        wrote from memory while their files are unchanged, the others read and verified."""
+        ids = self.selected_ids()
+        rows, others = [], set()
+        for name in _names(self.runs):
+            rid = name[:-5]
+            if not name.endswith(".json") or (ids is not None and rid not in ids):
+                continue
+            row = self._rows.get(rid)
+            if row is not None and self._written.get(rid) == self._signatures(rid):
+                rows.append(row)
+            else:
+                others.add(rid)
+        if others:
+            rows += [doc["summary"] for doc in self.load_docs(self.scan(others))]
+        return rows
 
     def load_docs(self, scan: Scan | None = None) -> list[dict[str, Any]]:
         """The sound stored runs of the folder's sweep (see ``select``), by run id."""
@@ -301,17 +323,42 @@ class Store:
         same = (landscape.problem, landscape.problem_params) == (problem, problem_params)
         return landscape if same else None
 
-    def write_summary(self):
-        """summary.csv and summary.parquet from the sweep's stored runs; returns the DataFrame."""
-        import pandas as pd
+    def write_summary(self) -> list[dict[str, Any]]:
+        """summary.csv and summary.parquet from the sweep's stored runs; returns their rows.
+
+        Written with the csv module and pyarrow (a sweep's end imports no pandas): the file a
+        pandas ``to_csv`` would write, but for counts beside blanks, which stay integers."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
         self.sync()  # the runs it names are on disk before it is
-        rows = [doc["summary"] for doc in self.load_docs()]
-        df = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-        df = df.sort_values(["problem_label", "optimizer_label", "seed"], kind="stable")
-        atomic_write(self.root / "summary.csv", lambda f: df.to_csv(f, index=False))
-        atomic_write(self.root / "summary.parquet", lambda f: df.to_parquet(f, index=False))
-        return df
+        rows = sorted(({c: row.get(c) for c in SUMMARY_COLUMNS} for row in self.summary_rows()),
+                      key=lambda r: (r["problem_label"], r["optimizer_label"], r["seed"]))
+        atomic_write(self.root / "summary.csv", lambda f: _write_csv(f, rows))
+        table = pa.Table.from_pylist(rows, schema=_summary_schema())
+        atomic_write(self.root / "summary.parquet", lambda f: pq.write_table(table, f))
+        return rows
+
+
+def _write_csv(f, rows: list[dict[str, Any]]) -> None:
+    import csv
+    import io
+
+    text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+    table = csv.DictWriter(text, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
+    table.writeheader()
+    table.writerows(rows)
+    text.flush()
+    text.detach()  # the caller closes ``f``
+
+
+def _summary_schema():
+    """summary.parquet's column types, from RunRecord's fields."""
+    import pyarrow as pa
+
+    kinds = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+    types = {name: kinds[SUMMARY_TYPES[name]] for name in SUMMARY_COLUMNS}
+    return pa.schema(list(types.items()))
 
 
 def _names(folder: Path) -> list[str]:

@@ -33,14 +33,15 @@ PROBES = 20
 
 
 def write_landscapes(root: str | Path, quiet: bool = False, specs=(), store: Store | None = None,
-                     paths: dict | None = None) -> list[Path]:
+                     paths: dict | None = None, shipped_only: bool = False) -> list[Path]:
     """Store the landscape of every 2-D problem of the results folder ``root``; return the
     files written. A problem that cannot be built is named on stderr (its plot has no contours).
     ``specs`` (the sweep's) build in-memory problems, which no registry knows. ``store``: the
     folder's writer; ``paths``: run id -> its trace's x_0 and x_1, for the runs the caller has
-    at hand (the others' are read from the folder).
+    at hand (the others' are read from the folder). ``shipped_only``: build only problems
+    optbench ships (what a folder names is never imported: ``map_missing``).
     """
-    from optbench.bench.plugins import make_problem
+    from optbench.bench.plugins import make_problem, shipped_problem
     from optbench.bench.report.build import problem_views
     from optbench.bench.report.data import load_results, load_traces
     from optbench.bench.report.trajectory import trajectory_box
@@ -48,7 +49,7 @@ def write_landscapes(root: str | Path, quiet: bool = False, specs=(), store: Sto
 
     by_problem = {(s.problem, s.problem_params): s for s in specs}
     store = store if store is not None else Store(root)
-    results = load_results(store.root, store=store)
+    results = load_results(store.root, quiet=True, store=store)  # damage: the report says
     runs = results.runs[results.runs["dim"] == 2]  # the others have no trajectory plot
     if runs.empty:
         return []
@@ -68,6 +69,12 @@ def write_landscapes(root: str | Path, quiet: bool = False, specs=(), store: Sto
         old = view.landscape
         if old is not None and old.runs == runs and old.box == box:
             continue
+        if shipped_only and not shipped_problem(first["problem"]):
+            if not quiet:
+                print(f"optbench: note: {view.label}: its trajectory plot has no contours (a "
+                      "report maps only the problems optbench ships; `optbench run CONFIG "
+                      "--resume` maps this one, running nothing)", file=sys.stderr)
+            continue
         try:
             spec = by_problem.get((first["problem"], first["problem_params"]))
             problem = build_problem(spec) if spec is not None else make_problem(
@@ -83,6 +90,42 @@ def write_landscapes(root: str | Path, quiet: bool = False, specs=(), store: Sto
             problem=first["problem"], problem_params=first["problem_params"], box=box,
             xs=xs, ys=ys, z=z, runs=runs, note=note)))
     return written
+
+
+def map_missing(root: str | Path, quiet: bool = False) -> list[Path]:
+    """The landscapes a sweep run with ``--no-report`` left out, mapped when its folder is
+    first reported (``optbench report``): for each 2-D problem of summary.parquet without its
+    file in landscapes/, shipped problems only, under the folder's writer lock. A folder being
+    written, or one that cannot be written, keeps its plots without contours."""
+    import pyarrow.parquet as pq
+
+    from optbench.bench.errors import ResultsError, UsageError
+    from optbench.bench.results.landscapes import landscape_key
+    from optbench.bench.results.lock import FolderLock
+
+    store = Store(root)
+    try:
+        rows = pq.read_table(store.root / "summary.parquet",
+                             columns=["problem", "problem_params", "dim"]).to_pylist()
+    except Exception:  # no summary (a sweep cut short) or not one we wrote: nothing to map
+        return []
+    keys = {(r["problem"], r["problem_params"]) for r in rows if r["dim"] == 2}
+    if all((store.landscapes / f"{landscape_key(*key)}.npz").is_file() for key in keys):
+        return []
+    lock = FolderLock(store.root)
+    try:
+        lock.acquire()
+    except (UsageError, ResultsError) as e:  # being written, or read-only
+        if not quiet:
+            print(f"optbench: note: the trajectory plots' contours were not mapped: {e}",
+                  file=sys.stderr)
+        return []
+    try:
+        return write_landscapes(store.root, quiet=quiet, store=store, shipped_only=True)
+    except ResultsError:  # nothing sound to map from: the report says what is wrong
+        return []
+    finally:
+        lock.release()
 
 
 def grid_values(problem, box: Box, n: int = GRID, seconds: float = CONTOUR_SECONDS

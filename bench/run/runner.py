@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import json
 import math
 import pickle
 import sys
@@ -151,13 +152,30 @@ def described(spec: RunSpec, problem, optimizer) -> dict[str, Any]:
             f_opt=getattr(problem, "f_opt", None), dim=getattr(problem, "dim", 0),
             gradient=getattr(problem, "gradient", None),
             smooth=bool(smooth) if isinstance(smooth, bool | np.bool_) else None,
-            x_opt=_json_or_none(lambda: [float(v) for v in np.ravel(problem.x_opt)]
-                                if getattr(problem, "x_opt", None) is not None else None),
+            x_opt=_x_opt_json(problem),
         )
     if optimizer is not None:
-        facts["optimizer_resolved"] = _json_or_none(
-            lambda: resolved_hyperparameters(type(optimizer), spec.optimizer_kwargs))
+        facts["optimizer_resolved"] = _resolved_json(type(optimizer), spec.optimizer_params)
     return facts
+
+
+def _x_opt_json(problem) -> str | None:
+    """The problem's known minimizer as a JSON list; None when it has none (or an odd one)."""
+    try:
+        x = problem.x_opt
+        return None if x is None else _vector_json(np.asarray(x, dtype=float).tobytes())
+    except Exception:  # a problem's odd x_opt must not cost the run its record
+        return None
+
+
+@functools.lru_cache(maxsize=256)  # a sweep's runs mostly share a few minimizers
+def _vector_json(raw: bytes) -> str | None:
+    return _json_or_none(lambda: np.frombuffer(raw).tolist())
+
+
+@functools.lru_cache(maxsize=1024)  # once per configuration, not per run
+def _resolved_json(cls: type, optimizer_params: str) -> str | None:
+    return _json_or_none(lambda: resolved_hyperparameters(cls, json.loads(optimizer_params)))
 
 
 def resolved_hyperparameters(cls: type, given: dict[str, Any]) -> dict[str, Any]:

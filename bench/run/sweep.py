@@ -28,7 +28,7 @@ class SweepOutcome:
     """What a sweep left: its folder, the problems its entry checks refused, its summary."""
 
     store: Store
-    summary: object  # pandas.DataFrame, one row per stored run of this sweep
+    summary: list[dict]  # summary.csv's rows: one per stored run of this sweep
     # (problem, problem_params) -> (label, the check's lines) for each problem left out
     refused: dict[tuple[str, str], tuple[str, list[str]]] = field(default_factory=dict)
 
@@ -39,18 +39,20 @@ def _stderr(*parts) -> None:
 
 def run_sweep(sweep: Sweep, out: str | Path | None = None, *, workers: int | None = None,
               scheduler: str | None = None, resume: bool = False, force: bool = False,
-              check: bool = True, progress: bool = True,
+              check: bool = True, progress: bool = True, landscapes: bool = True,
               say: Callable[..., None] = _stderr) -> SweepOutcome:
     """Run ``sweep`` into ``out`` (default ``results/<name>``); see ``optbench run``.
 
     ``say`` takes the progress notes (``optbench run --quiet`` silences them); what went
     wrong (a problem refused by its check, stored runs set aside) always goes to stderr.
+    ``landscapes``: map the 2-D problems' contours for the report now (``optbench run
+    --no-report`` leaves them to the first ``optbench report``: ``landscape.map_missing``).
     """
     out = results_folder(out, sweep.name, workers, resume, force)
     with FolderLock(out, lazy=True) as lock:  # one writer per folder (results/lock.py)
         store = Store(out, sync_every=SYNC_SECONDS)  # runs flushed to disk in batches
         return _run_locked(sweep, store, lock, workers, scheduler, resume, force, check,
-                           progress, say)
+                           progress, landscapes, say)
 
 
 def results_folder(out, name: str, workers: int | None, resume: bool, force: bool) -> Path:
@@ -66,7 +68,8 @@ def results_folder(out, name: str, workers: int | None, resume: bool, force: boo
 
 
 def _run_locked(sweep: Sweep, store: Store, lock: FolderLock, workers, scheduler, resume: bool,
-                force: bool, check: bool, progress: bool, say) -> SweepOutcome:
+                force: bool, check: bool, progress: bool, landscapes: bool,
+                say) -> SweepOutcome:
     """run_sweep inside its folder's lock: taken at once when the folder exists (a second
     writer is refused before any work), else just before the first write."""
     from optbench.bench.run.executors import executor
@@ -91,10 +94,11 @@ def _run_locked(sweep: Sweep, store: Store, lock: FolderLock, workers, scheduler
         todo = _prepare(store, sweep, stored, refused, say)
         paths = _execute(todo, store, run, progress)
     summary = store.write_summary()
-    from optbench.bench.run.landscape import write_landscapes
+    if landscapes:
+        from optbench.bench.run.landscape import write_landscapes
 
-    write_landscapes(store.root, quiet=not progress, specs=sweep.specs, store=store,
-                     paths=paths)  # the report's contours
+        write_landscapes(store.root, quiet=not progress, specs=sweep.specs, store=store,
+                         paths=paths)  # the report's contours
     return SweepOutcome(store, summary, refused)
 
 
@@ -203,12 +207,9 @@ def _entry_checks(sweep: Sweep) -> dict[tuple[str, str], tuple[str, list[str]]]:
 
 def _shipped(spec: RunSpec) -> bool:
     """A problem optbench ships, naming no user code: its check needs no guarding process."""
-    from optbench import problems
+    from optbench.bench.plugins import shipped_problem
 
-    if spec.payload is not None or spec.problem not in problems.registry:
-        return False
-    return (problems.registry.source(spec.problem) == "built-in"
-            and not problems.registry.get(spec.problem).object_params)
+    return spec.payload is None and shipped_problem(spec.problem)
 
 
 def _outcome(spec: RunSpec, kind: str, value) -> list[str] | None:

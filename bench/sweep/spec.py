@@ -76,6 +76,14 @@ class RunSpec:
     # empty: label(problem, params). Display only: not part of the id
     title: str = field(default="", compare=False)
 
+    @functools.cached_property  # once per spec (frozen: the fields cannot change)
+    def stored(self) -> dict[str, Any]:
+        """The spec as a run's JSON stores it: its fields, less an in-memory problem's pickled
+        code (data in a results folder is never turned back into code). Not to be changed."""
+        data = asdict(self)
+        data.pop("payload")
+        return data
+
     @functools.cached_property  # hashed once per spec (frozen: the fields cannot change)
     def id(self) -> str:
         """A hash of what the run's numbers depend on, and of nothing machine-specific.
@@ -85,8 +93,8 @@ class RunSpec:
         instead: a config copied or moved with its plugin keeps
         its ids, and an edited plugin gets new ones (its old numbers no longer hold).
         """
-        data = asdict(self)
-        for key in ("sweep", "timeout", "base_dir", "payload", "title"):  # timeout: a limit
+        data = dict(self.stored)
+        for key in ("sweep", "timeout", "base_dir", "title"):  # timeout: a limit
             data.pop(key)
         named = [v for v in self.problem_kwargs.values() if isinstance(v, str)]  # jax's loss
         code = {n: _file_digest(self.base_dir, n) for n in (self.problem, self.optimizer, *named)

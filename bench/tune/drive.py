@@ -40,7 +40,7 @@ def _stderr(*parts) -> None:
 @dataclass
 class TuneOutcome:
     store: Store
-    summary: object  # DataFrame of the held-out runs
+    summary: list[dict]  # summary.csv's rows: the held-out runs
     studies: list[dict]  # tune.json's "studies"
     refused: dict = field(default_factory=dict)
 
