@@ -16,6 +16,7 @@ import difflib
 import importlib
 import importlib.util
 import inspect
+import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -458,22 +459,17 @@ def check_number(
 
     The message reads like "adam: parameter 'lr' must be a number > 0, got -1".
     """
-    kind = "an integer" if integer else "a number"
-    bounds = []
-    if low is not None:
-        bounds.append(f"{'>' if low_open else '>='} {low:g}")
-    if high is not None:
-        bounds.append(f"{'<' if high_open else '<='} {high:g}")
-    valid = f"{kind} {' and '.join(bounds)}".strip()
-    bad = ParameterError(f"{owner}: parameter {name!r} must be {valid}, got {value!r}", name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise bad
-    if integer and (isinstance(value, float) and not value.is_integer()):
-        raise bad
-    if value != value or value in (float("inf"), float("-inf")):
-        raise bad
-    if low is not None and (value < low or (low_open and value == low)):
-        raise bad
-    if high is not None and (value > high or (high_open and value == high)):
-        raise bad
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+            integer and isinstance(value, float) and not value.is_integer()) or (
+            value != value or value in (math.inf, -math.inf)) or (
+            low is not None and (value < low or (low_open and value == low))) or (
+            high is not None and (value > high or (high_open and value == high))):
+        kind = "an integer" if integer else "a number"  # the message only when it is needed:
+        bounds = []  # constructors call this for every parameter of every run
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            bounds.append(f"{'<' if high_open else '<='} {high:g}")
+        valid = f"{kind} {' and '.join(bounds)}".strip()
+        raise ParameterError(f"{owner}: parameter {name!r} must be {valid}, got {value!r}", name)
     return int(value) if integer else float(value)

@@ -28,6 +28,7 @@ does not pay more for the bookkeeping than for the monitor's evaluation.
 
 from __future__ import annotations
 
+import functools
 import math
 from time import perf_counter
 
@@ -104,12 +105,12 @@ class Recorder:
 
     def trace(self) -> dict[str, np.ndarray]:
         self.resolve()
-        names = TRACE_COLUMNS + tuple(f"x_{i}" for i in range(self.x_cols))
-        table = np.array(self.rows, dtype=float).reshape(len(self.rows), len(names)).T
-        return {  # counts below 2⁵³ go through float exactly
-            name: table[i].astype(np.int64 if name in INTEGER_TRACE_COLUMNS else float)
-            for i, name in enumerate(names)
-        }
+        names = _names(self.x_cols)
+        # one column a row of one array (counts below 2⁵³ go through float exactly)
+        table = np.ascontiguousarray(
+            np.array(self.rows, dtype=float).reshape(len(self.rows), len(names)).T)
+        counts = table[:INTEGERS].astype(np.int64)
+        return {name: counts[i] if i < INTEGERS else table[i] for i, name in enumerate(names)}
 
     # -- the oracle's side ---------------------------------------------------------------------
     def before(self, x: np.ndarray, gradient: bool) -> None:
@@ -182,6 +183,15 @@ class Recorder:
         self._previous = (self._wanted, f, gnorm)
         self._wanted = None
         o.keep_from = self.next - 1 if self._kept < TRIES else NEVER
+
+
+INTEGERS = len(INTEGER_TRACE_COLUMNS)
+assert TRACE_COLUMNS[:INTEGERS] == INTEGER_TRACE_COLUMNS  # the counts come first
+
+
+@functools.cache
+def _names(x_cols: int) -> tuple[str, ...]:
+    return TRACE_COLUMNS + tuple(f"x_{i}" for i in range(x_cols))
 
 
 def _same(x, point: np.ndarray) -> bool:
