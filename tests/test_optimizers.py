@@ -386,6 +386,49 @@ def test_nelder_mead_in_high_dimension_keeps_scipy_bits_through_shrinks_and_ties
         assert (iterates[-1] == low).any()  # the bound x >= 0.25 binds (the minimizer is 0)
 
 
+class Walls(Problem):
+    """Σ x_i², but +∞ where x_0 > 1 (a wall) and −∞ where x_0 < −3 (a pit), from x_0 = start."""
+
+    name = "walls"
+
+    def __init__(self, start, dim=6):
+        self.start, self.dim = start, dim
+
+    def initial_point(self, rng):
+        return np.concatenate([[self.start], rng.uniform(-1, 1, self.dim - 1)])
+
+    def value(self, x):
+        return np.inf if x[0] > 1 else -np.inf if x[0] < -3 else float(np.sum(x * x))
+
+
+# 0.98: a vertex starts behind the wall, then the run converges; -2.9: one starts in the pit,
+# f_0 stays −∞ (so |f_0 − f_i| is ∞ or NaN, never <= fatol) and the run ends at maxiter
+@pytest.mark.parametrize("start, maxiter", [(0.98, None), (-2.9, 400)])
+@pytest.mark.parametrize("adaptive", [False, True])
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # −∞ − (−∞), as in scipy
+def test_nelder_mead_keeps_scipy_bits_among_infinite_values(start, maxiter, adaptive):
+    problem = Walls(start)
+    x0 = problem.initial_point(np.random.default_rng(7))
+    seen, calls = [], [0]
+    ref = _scipy(problem, "Nelder-Mead", x0, {"adaptive": adaptive, "maxiter": maxiter or 10**4},
+                 calls, callback=lambda intermediate_result: seen.append(
+                     intermediate_result.x.copy()))
+    oracle, opt = Counting(problem), optimizers.make("nelder-mead", adaptive=adaptive)
+    opt.start(oracle, x0)
+    iterates, infinite = [], {value: bool(np.any(opt.fsim == value)) for value in (np.inf, -np.inf)}
+    while not opt.converged and opt.nit < (maxiter or np.inf):
+        nit, x = opt.nit, opt.step()
+        iterates += [x] if opt.nit > nit else []
+        for value in infinite:
+            infinite[value] |= bool(np.any(opt.fsim == value))
+    np.testing.assert_array_equal(np.array(iterates), np.array(seen))  # bit for bit
+    np.testing.assert_array_equal(opt.sim, ref.final_simplex[0])
+    np.testing.assert_array_equal(opt.fsim, ref.final_simplex[1])
+    assert opt.nit == ref.nit and oracle.calls == ref.nfev == calls[0]
+    assert opt.converged == (ref.status == 0) == (maxiter is None)
+    assert infinite == {np.inf: start > 0, -np.inf: start < 0}
+
+
 def test_lbfgsb_abnormal_termination_names_the_likely_causes():
     # The L-BFGS-B thread: a closure that evaluates a captured theta, not the x it is given.
     problem = make("autoencoder", hidden=5, samples=20)
