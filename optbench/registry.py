@@ -428,8 +428,17 @@ class Registry:
             pass
         prefix = self.family_of(name)
         if prefix is not None:  # a family member used for the first time: build and check it
-            entry = Entry(name, self.family(prefix).build(name),
-                          f"{self._families[prefix].source} family {prefix!r}", family=prefix)
+            try:
+                cls = self.family(prefix).build(name)
+            except RegistryError as e:  # scipy:Nelder-Mead is ours: say so
+                member = name.partition(":")[2]
+                family = self.family(prefix)
+                own = suggestions(member, list(self)) if member and not family.bare else []
+                if not own or suggestions(member, family.members()):  # its own come first
+                    raise
+                raise RegistryError(f"{e}; optbench's own: {', '.join(own)}") from None
+            entry = Entry(name, cls, f"{self._families[prefix].source} family {prefix!r}",
+                          family=prefix)
             self._ready(entry)
             self._entries[name] = entry
             return entry

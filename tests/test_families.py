@@ -149,14 +149,22 @@ def test_list_a_family_names_its_members(capsys):
 
 
 @pytest.mark.parametrize("name, words", [
-    ("scipy:Nelder", "unknown scipy method 'Nelder' in 'scipy:Nelder'"),
+    ("scipy:Nelder", "unknown scipy method 'Nelder' in 'scipy:Nelder'; valid: scipy:BFGS, "
+                     "scipy:CG, scipy:COBYLA, scipy:COBYQA, scipy:L-BFGS-B, scipy:Newton-CG, "
+                     "scipy:Powell, scipy:SLSQP, scipy:TNC, scipy:trust-constr; optbench's own: "
+                     "nelder-mead"),
+    ("scipy:BFSG", "unknown scipy method 'BFSG' in 'scipy:BFSG' (did you mean scipy:BFGS, "
+                   "scipy:L-BFGS-B?); valid: scipy:BFGS, scipy:CG, scipy:COBYLA, scipy:COBYQA, "
+                   "scipy:L-BFGS-B, scipy:Newton-CG, scipy:Powell, scipy:SLSQP, scipy:TNC, "
+                   "scipy:trust-constr\n"),
     ("adamw", "list: no problem, optimizer or family is named 'adamw' (did you mean adam, "
               "adagrad, optax:adamw?)"),
 ])
 def test_list_an_unknown_name_is_one_line(capsys, name, words):
     assert main(["list", name]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and words in err[0], err
+    text = capsys.readouterr().err
+    err = text.strip().splitlines()
+    assert len(err) == 1 and words in text, err
 
 
 def test_a_name_a_family_claims_cannot_be_registered():

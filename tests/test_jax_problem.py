@@ -252,6 +252,20 @@ def test_the_cli_refuses_it_in_one_line_exit_2(tmp_path, capsys):
         "a function of the parameters, got int 3\n"
 
 
+def test_optbench_check_names_the_param_whose_file_is_wrong(tmp_path, monkeypatch, capsys):
+    from optbench.bench.cli.main import main
+
+    (tmp_path / "losses.py").write_text(LOSSES)
+    monkeypatch.chdir(tmp_path)
+    for loss, why in (("nofile.py:loss", f"file {tmp_path.resolve()}/nofile.py does not exist"),
+                      ("losses.py:los", f"file {tmp_path.resolve()}/losses.py defines no 'los'")):
+        assert main(["check", "jax", "--param", f"loss={loss}", "--param",
+                     "params0=[1.0, 2.0]"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"optbench: error: --param loss: '{loss}': {why}")
+        assert len(err.splitlines()) == 1
+
+
 def test_a_module_name_and_written_out_parameters(tmp_path):
     """``module:name`` beside the config; params0 written in YAML, each list one array; editing
     the loss's file changes the run ids (its old numbers no longer hold)."""

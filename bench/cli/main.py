@@ -39,6 +39,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     from optbench.bench.check.gradient import check_gradient
     from optbench.bench.plugins import make_problem
+    from optbench.errors import ParameterError
 
     if not (math.isfinite(args.tol) and args.tol > 0):
         raise UsageError(f"check: --tol must be a number > 0 (a relative error), got {args.tol}")
@@ -48,6 +49,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     try:
         problem = make_problem(args.problem, dict(_key_value(p) for p in args.param or []))
+    except ParameterError as e:  # which --param: e.g. the file or module a value names
+        if e.param:
+            raise UsageError(f"--param {e.param}: {e}") from None
+        raise
     except USER_ERRORS:
         raise
     except (ValueError, TypeError) as e:  # a bad parameter value, named by the problem
