@@ -18,14 +18,14 @@ from typing import Any
 from optbench.bench.results.lock import cannot_write
 
 
-def atomic_write(path: str | Path, data: bytes | str | Any, sync: bool = True) -> Path:
+def atomic_write(path: str | Path, data: bytes | str | Any, sync: bool = True) -> str | Path:
     """Write ``data`` (bytes, text, or a function of a binary file) to ``path`` atomically.
 
     A temporary file in the same folder is written, flushed to disk (``sync``; else left to
     the caller's ``sync_folder``) and renamed over ``path``: a reader sees the old file or the
     new one, never part of one; a symbolic link at ``path`` is replaced, not written through.
     The file gets the user's usual permissions (the umask's). A disk error (full, read-only,
-    no permission) is a ResultsError, one line.
+    no permission) is a ResultsError, one line. Returns ``path``.
     """
     target = os.fspath(path)
     write = data if callable(data) else None
@@ -52,7 +52,7 @@ def atomic_write(path: str | Path, data: bytes | str | Any, sync: bool = True) -
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise
-    return path if isinstance(path, Path) else Path(target)
+    return path  # as given: a str stays one (a sweep writes two files a run)
 
 
 def _temporary(path: str) -> tuple[int, str]:
