@@ -166,6 +166,10 @@ def test_stored_run_files_are_complete(tmp_path):
                  "--no-report"]) == 0
     env = json.loads((out / "environment.json").read_text())
     assert env["packages"]["numpy"] == np.__version__ and env["cpu_count"] >= 1
+    from importlib.metadata import version  # each read as importlib's own reader reads it
+
+    assert {"optbench", "pandas", "pyarrow", "pydantic"} <= set(env["packages"])
+    assert env["packages"] == {name: version(name) for name in env["packages"]}
     assert (out / "config.yaml").read_text() == cfg.read_text()
     for doc_path in (out / "runs").glob("*.json"):
         doc = json.loads(doc_path.read_text())
