@@ -314,3 +314,59 @@ def test_no_report_leaves_the_contours_to_the_first_report(tmp_path):
     trajectory = next(line for line in (out / "report.md").read_text().splitlines()
                       if line.startswith("**Trajectories.**"))
     assert "Shades and thin contour lines" in trajectory
+
+
+def test_a_function_named_like_a_shipped_problem_is_never_mapped_as_it(tmp_path):
+    """A problem given in Python whose name is a shipped one's (``name="ackley"``): its runs
+    record that it was given in Python, so a report missing its landscape leaves the plot
+    without contours rather than drawing the shipped Ackley's."""
+    import optbench
+    from optbench.bench.results.store import Store
+
+    def bowl(x):
+        return float(np.sum((x - 3.0) ** 2))
+
+    mine = optbench.problem(bowl, x0=np.array([0.0, 0.5]), name="ackley")
+    out = tmp_path / "out"
+    optbench.sweep({"name": "clash", "problems": [mine], "optimizers": [{"nelder-mead": {}}],
+                    "seeds": 2, "budget": {"evaluations": 80}}, out=out, workers=0,
+                   progress=False)
+    doc = json.loads(next((out / "runs").glob("*.json")).read_text())
+    assert doc["spec"]["problem"] == "ackley" and doc["spec"]["in_memory"] is True
+    (land,) = (out / "landscapes").glob("*.npz")  # mapped from the function by the sweep
+    with np.load(land) as data:
+        assert data["z"][0, 0] == bowl(np.array([data["xs"][0], data["ys"][0]]))
+    land.unlink()
+    done = _report(out)
+    assert not list((out / "landscapes").glob("*.npz"))
+    assert "no landscape of this problem is stored" in done.stderr
+    assert Store(out).load_landscape("ackley", canonical({})) is None
+
+
+def test_a_report_maps_nothing_before_its_arguments_are_checked_and_remaps_for_new_runs(
+        tmp_path):
+    from optbench.bench.results.store import Store
+
+    (tmp_path / "valley.py").write_text(PLUGIN)
+    cfg = tmp_path / "both.yaml"
+    cfg.write_text(textwrap.dedent(BOTH))
+    out, other = tmp_path / "out", tmp_path / "other"
+    for folder in (out, other):
+        assert main(["run", str(cfg), "--out", str(folder), "--workers", "0", "--quiet",
+                     "--no-report"]) == 0
+    # --out naming a results folder is refused before anything is written
+    assert main(["report", str(out), "--out", str(other)]) == 2
+    assert not list(out.glob("landscapes/*.npz"))
+    assert main(["report", str(out)]) == 0
+    first = Store(out).load_landscape("ackley", canonical({"dim": 2}))
+    # more seeds, still without a report: the next report maps the landscape for them
+    cfg.write_text(textwrap.dedent(BOTH).replace("seeds: 2", "seeds: 3"))
+    assert main(["run", str(cfg), "--out", str(out), "--workers", "0", "--quiet", "--resume",
+                 "--no-report"]) == 0
+    assert main(["report", str(out)]) == 0
+    again = Store(out).load_landscape("ackley", canonical({"dim": 2}))
+    assert again.runs != first.runs
+    ids = pd.read_csv(out / "summary.csv").query("problem == 'ackley'")["run_id"]
+    from optbench.bench.results.landscapes import runs_digest
+
+    assert again.runs == runs_digest(ids) and len(ids) == 3

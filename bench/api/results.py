@@ -113,7 +113,7 @@ class Results:
         "ecdf" (per problem with a known f*, then over all problems when several have one),
         "trajectory" (2-D problems) or "sensitivity". Each configuration is one line, its
         label the configuration's; the table's best per optimizer is bold.
-        ``fig.savefig(path)`` writes one.
+        ``fig.savefig(path, bbox_inches="tight")`` writes one (legends sit outside the axes).
         """
         from optbench.bench.report.build import draw
 
@@ -121,13 +121,21 @@ class Results:
 
     def report(self, path: str | Path | None = None, fmt: str = "png") -> Path | None:
         """Build the report (tables, figures, report.html) into the results folder and return
-        the page's path; ``path`` copies the folder's report files there as well."""
+        the page's path; ``path`` copies the folder's report files there as well. A folder's
+        own report first maps the contours a ``--no-report`` sweep left out, as ``optbench
+        report`` does."""
         import shutil
 
-        from optbench.bench.report.build import build_combined, build_report
+        from optbench.bench.report.build import build_combined, build_report, check_format
 
-        page = build_combined(self.folders, self.root, quiet=True, fmt=fmt) if self._several \
-            else build_report(self.root, quiet=True, fmt=fmt)
+        if self._several:
+            page = build_combined(self.folders, self.root, quiet=True, fmt=fmt)
+        else:
+            from optbench.bench.run.landscape import map_missing
+
+            check_format(fmt)
+            map_missing(self.root, quiet=True)
+            page = build_report(self.root, quiet=True, fmt=fmt)
         if path is not None and page is not None:
             dest = Path(path)
             if dest.suffix in (".html", ".htm"):

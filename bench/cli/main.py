@@ -105,9 +105,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from optbench.bench.report.build import report_command
     from optbench.bench.run.landscape import map_missing
 
-    for root in args.results:  # a sweep run with --no-report left its contours to this
-        map_missing(root)
-    return report_command(args)
+    return report_command(args, prepare=map_missing)  # the contours --no-report left out
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

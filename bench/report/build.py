@@ -24,9 +24,16 @@ FAILED_FIGURE = "could not be drawn"
 TRACE_COLUMNS_USED = ("evaluations", "time_s", "f", "f_best", "x_0", "x_1")
 
 
-def report_command(args: argparse.Namespace) -> int:
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def report_command(args: argparse.Namespace, prepare=None) -> int:
     """``optbench report RESULTS_DIR [RESULTS_DIR ...] [--out DIR] [--format png|svg|pdf]``:
-    one folder's report in that folder; several folders' (or one with --out) in --out."""
+    one folder's report in that folder; several folders' (or one with --out) in --out, which
+    writes nothing into them. ``prepare(folder)``: called on a folder reported in place once
+    the arguments are checked (the command maps its missing landscapes: run/landscape.py)."""
     from optbench.bench.report.combine import check_folders
     from optbench.bench.results.store import Store
 
@@ -35,6 +42,9 @@ def report_command(args: argparse.Namespace) -> int:
         if not Store(root).stored_ids():
             raise UsageError(f"{root} holds no finished runs yet: nothing to report")
     if len(roots) == 1 and args.out is None:
+        check_format(args.format)
+        if prepare is not None:
+            prepare(roots[0])
         written = build_report(roots[0], quiet=False, fmt=args.format)
     else:
         written = build_combined(roots, args.out, quiet=False, fmt=args.format)
@@ -57,8 +67,7 @@ def build_combined(roots, out: str | Path | None = None, quiet: bool = False,
     )
     from optbench.bench.results.lock import FolderLock
 
-    if fmt not in FORMATS:
-        raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_format(fmt)
     roots = check_folders(roots)
     out = Path(out) if out is not None else default_out(roots)
     check_out(out, roots)
@@ -80,8 +89,7 @@ def build_report(root: str | Path, quiet: bool = False, fmt: str = "png",
     """
     from optbench.bench.report.data import load_results
 
-    if fmt not in FORMATS:
-        raise UsageError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_format(fmt)
     return write_report(load_results(Path(root), quiet=quiet, store=store), quiet, fmt, brief)
 
 

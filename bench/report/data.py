@@ -28,8 +28,8 @@ class Results:
 
     root: Path
     runs: Any  # DataFrame: SUMMARY_COLUMNS + target_value, has_target, targets (JSON),
-    #            base_dir, stop_at_target; smooth, gradient, x_opt, optimizer_resolved are
-    #            None where not recorded
+    #            base_dir, stop_at_target, in_memory; smooth, gradient, x_opt,
+    #            optimizer_resolved and in_memory are None where not recorded
     hits: dict[str, list[tuple[float, int, float]]]  # run_id -> precision ladder hits
     config_text: str
     environment: dict[str, Any] | None
@@ -102,10 +102,13 @@ def load_results(root: Path, quiet: bool = False, store: Store | None = None) ->
                                     sort_keys=True)
         row["base_dir"] = spec.get("base_dir", "")
         row["stop_at_target"] = bool(spec.get("stop_at_target", True))
+        # True: a problem given in Python (its name need not be the registry's); None: not
+        # recorded (a folder written before this was)
+        row["in_memory"] = _bool(spec.get("in_memory"))
         rows.append(row)
         hits[row["run_id"]] = [tuple(h) for h in doc.get("hits") or ()]
     columns = [*SUMMARY_COLUMNS, "target_value", "has_target", "targets", "base_dir",
-               "stop_at_target"]
+               "stop_at_target", "in_memory"]
     runs = natural_order(_clean(pd.DataFrame(rows, columns=columns)))
     config = root / "config.yaml"
     env = root / "environment.json"

@@ -161,6 +161,11 @@ _ARROW = [(-1.0, 0.12), (0.35, 0.12), (0.35, 0.45), (1.0, 0.0), (0.35, -0.45), (
 NO_CONTOURS = "trajectories drawn without contours"
 
 
+# how a folder's landscapes get (re)mapped: the report maps only shipped problems itself
+REMAP = ("`optbench run CONFIG --resume` without --no-report maps it, running nothing; a report "
+         "maps only the problems optbench ships")
+
+
 def _contours(fig, ax, view: ProblemView, box: Box) -> tuple[bool, list[str]]:
     """Shades and contour lines of the stored landscape: whether drawn, notes on what lacks."""
     from matplotlib import colormaps
@@ -170,12 +175,11 @@ def _contours(fig, ax, view: ProblemView, box: Box) -> tuple[bool, list[str]]:
     land = view.landscape
     if land is None:
         return False, [f"{view.label}: no landscape of this problem is stored in the results "
-                       "folder (`optbench run` maps 2-D problems into landscapes/), so "
-                       f"{NO_CONTOURS}"]
+                       f"folder ({REMAP}), so {NO_CONTOURS}"]
     notes = [f"{view.label}: {land.note}"] if land.note else []
     if not land.covers(box):
         notes.append(f"{view.label}: the stored landscape was mapped for other runs and covers "
-                     "only part of the plot; the rest has no contours")
+                     f"only part of the plot; the rest has no contours ({REMAP})")
     z = land.z
     inside = ((land.ys[:, None] >= box[1][0]) & (land.ys[:, None] <= box[1][1])
               & (land.xs[None, :] >= box[0][0]) & (land.xs[None, :] <= box[0][1]))

@@ -69,12 +69,9 @@ def write_landscapes(root: str | Path, quiet: bool = False, specs=(), store: Sto
         old = view.landscape
         if old is not None and old.runs == runs and old.box == box:
             continue
-        if shipped_only and not shipped_problem(first["problem"]):
-            if not quiet:
-                print(f"optbench: note: {view.label}: its trajectory plot has no contours (a "
-                      "report maps only the problems optbench ships; `optbench run CONFIG "
-                      "--resume` maps this one, running nothing)", file=sys.stderr)
-            continue
+        if shipped_only and not (_by_name(first["in_memory"]) and
+                                 shipped_problem(first["problem"])):
+            continue  # the report says it has no contours, and how to have them
         try:
             spec = by_problem.get((first["problem"], first["problem_params"]))
             problem = build_problem(spec) if spec is not None else make_problem(
@@ -92,32 +89,47 @@ def write_landscapes(root: str | Path, quiet: bool = False, specs=(), store: Sto
     return written
 
 
+def _by_name(in_memory) -> bool:
+    """Whether the runs' problem was built from its registry name: ``in_memory`` recorded as
+    False (True: given in Python, whatever its name; missing: a folder that did not say)."""
+    return isinstance(in_memory, bool | np.bool_) and not in_memory
+
+
 def map_missing(root: str | Path, quiet: bool = False) -> list[Path]:
-    """The landscapes a sweep run with ``--no-report`` left out, mapped when its folder is
-    first reported (``optbench report``): for each 2-D problem of summary.parquet without its
-    file in landscapes/, shipped problems only, under the folder's writer lock. A folder being
-    written, or one that cannot be written, keeps its plots without contours."""
+    """The landscapes a report needs and the folder lacks, mapped by the first report of a
+    sweep run with ``--no-report`` (or extended since): each 2-D problem optbench ships, of the
+    folder's summary.parquet, whose stored landscape is missing or was mapped for other runs;
+    under the folder's writer lock. Problems named by a plugin or given in Python are never
+    built here (nothing a folder names is imported). A folder being written, or one that
+    cannot be written, keeps its plots as they are, and says so."""
     import pyarrow.parquet as pq
 
-    from optbench.bench.errors import ResultsError, UsageError
-    from optbench.bench.results.landscapes import landscape_key
-    from optbench.bench.results.lock import FolderLock
+    from optbench.bench.errors import ResultsError
+    from optbench.bench.plugins import shipped_problem
+    from optbench.bench.results.landscapes import runs_digest
+    from optbench.bench.results.lock import FolderLock, FolderLocked, holder
 
     store = Store(root)
     try:
         rows = pq.read_table(store.root / "summary.parquet",
-                             columns=["problem", "problem_params", "dim"]).to_pylist()
+                             columns=["run_id", "problem", "problem_params", "dim"]).to_pylist()
     except Exception:  # no summary (a sweep cut short) or not one we wrote: nothing to map
         return []
-    keys = {(r["problem"], r["problem_params"]) for r in rows if r["dim"] == 2}
-    if all((store.landscapes / f"{landscape_key(*key)}.npz").is_file() for key in keys):
+    runs: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        if r["dim"] == 2 and shipped_problem(r["problem"]):
+            runs.setdefault((r["problem"], r["problem_params"]), []).append(r["run_id"])
+    if all((land := store.load_landscape(*key)) is not None and land.runs == runs_digest(ids)
+           for key, ids in runs.items()):
         return []
     lock = FolderLock(store.root)
     try:
         lock.acquire()
-    except (UsageError, ResultsError) as e:  # being written, or read-only
+    except (FolderLocked, ResultsError) as e:  # being written, or read-only
         if not quiet:
-            print(f"optbench: note: the trajectory plots' contours were not mapped: {e}",
+            why = (f"{store.root} is being written by {holder(store.root) or 'another process'}"
+                   f"; report again once it has finished") if isinstance(e, FolderLocked) else e
+            print(f"optbench: note: the trajectory plots' contours were not mapped: {why}",
                   file=sys.stderr)
         return []
     try:

@@ -79,9 +79,10 @@ class RunSpec:
     @functools.cached_property  # once per spec (frozen: the fields cannot change)
     def stored(self) -> dict[str, Any]:
         """The spec as a run's JSON stores it: its fields, less an in-memory problem's pickled
-        code (data in a results folder is never turned back into code). Not to be changed."""
+        code (data in a results folder is never turned back into code), which ``in_memory``
+        says there was: such a problem's name is not the registry's. Not to be changed."""
         data = asdict(self)
-        data.pop("payload")
+        data["in_memory"] = data.pop("payload") is not None
         return data
 
     @functools.cached_property  # hashed once per spec (frozen: the fields cannot change)
@@ -94,8 +95,8 @@ class RunSpec:
         its ids, and an edited plugin gets new ones (its old numbers no longer hold).
         """
         data = dict(self.stored)
-        for key in ("sweep", "timeout", "base_dir", "title"):  # timeout: a limit
-            data.pop(key)
+        for key in ("sweep", "timeout", "base_dir", "title", "in_memory"):  # timeout: a limit;
+            data.pop(key)  # an in-memory problem's code is hashed below
         named = [v for v in self.problem_kwargs.values() if isinstance(v, str)]  # jax's loss
         code = {n: _file_digest(self.base_dir, n) for n in (self.problem, self.optimizer, *named)
                 if _is_file_entry(n)}
