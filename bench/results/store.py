@@ -52,7 +52,12 @@ SWEEP_FILES = ("config.yaml", "config.previous.yaml", "environment.json", MANIFE
 RUN_FILE = re.compile(r"^[0-9a-f]{16}\.(json|parquet)$")
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most of a row: no further test
+        return value
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, np.generic):
@@ -290,8 +295,9 @@ class Store:
                 rows.append(row)
             else:
                 others.add(rid)
-        if others:
-            rows += [doc["summary"] for doc in self.load_docs(self.scan(others))]
+        if others:  # an older run's row may lack a newer column
+            rows += [{c: doc["summary"].get(c) for c in SUMMARY_COLUMNS}
+                     for doc in self.load_docs(self.scan(others))]
         return rows
 
     def load_docs(self, scan: Scan | None = None) -> list[dict[str, Any]]:
@@ -332,7 +338,7 @@ class Store:
         import pyarrow.parquet as pq
 
         self.sync()  # the runs it names are on disk before it is
-        rows = sorted(({c: row.get(c) for c in SUMMARY_COLUMNS} for row in self.summary_rows()),
+        rows = sorted(self.summary_rows(),
                       key=lambda r: (r["problem_label"], r["optimizer_label"], r["seed"]))
         atomic_write(self.root / "summary.csv", lambda f: _write_csv(f, rows))
         table = pa.Table.from_pylist(rows, schema=_summary_schema())
@@ -345,9 +351,9 @@ def _write_csv(f, rows: list[dict[str, Any]]) -> None:
     import io
 
     text = io.TextIOWrapper(f, encoding="utf-8", newline="")
-    table = csv.DictWriter(text, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-    table.writeheader()
-    table.writerows(rows)
+    table = csv.writer(text, lineterminator="\n")
+    table.writerow(SUMMARY_COLUMNS)
+    table.writerows([row[c] for c in SUMMARY_COLUMNS] for row in rows)
     text.flush()
     text.detach()  # the caller closes ``f``
 

@@ -114,11 +114,11 @@ class RunSpec:
     def optimizer_kwargs(self) -> dict[str, Any]:
         return json.loads(self.optimizer_params)
 
-    @property
+    @functools.cached_property  # labels: once per spec (a run's record and its row use them)
     def problem_label(self) -> str:
         return self.title or label(self.problem, self.problem_kwargs)
 
-    @property
+    @functools.cached_property
     def optimizer_label(self) -> str:
         return label(self.optimizer, self.optimizer_kwargs)
 
