@@ -4,7 +4,8 @@ One DataFrame (``config_table``) is the source of the CSV, the Markdown and the 
 three always agree. The ranking, best first: higher success rate, fewer evaluations to target,
 fewer failed runs, lower final f − f* (each run against its own f*; f where f* is unknown), less
 wall time, then the label in natural order. It is the one definition of "best": the ★ here, the
-bold curves and ECDF lines (``best_per_optimizer``) and the report's verdict all read it.
+bold curves and ECDF lines (``best_per_optimizer``) and the report's verdict all read it. A
+configuration whose every run failed is never the ★.
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ def config_table(runs: pd.DataFrame, identical=None) -> pd.DataFrame:
         table["identical"] = [(p, c) in identical for p, c in
                               zip(table["problem"], table["configuration"], strict=True)]
     table["best"] = False
-    table.loc[ranked(table).groupby("problem", sort=False).head(1).index, "best"] = True
+    # a problem whose every run failed has no best (its verdict says no configuration won)
+    alive = table[table["failed"] < table["runs"]]
+    table.loc[ranked(alive).groupby("problem", sort=False).head(1).index, "best"] = True
     return table
 
 
