@@ -394,6 +394,10 @@ class Registry:
                 valid = ", ".join(known) or "none"
                 raise ParameterError(f"{name}: unknown parameter {unknown[0]!r}{hint}; "
                                      f"valid: {valid}")
+        missing = [p.name for p in ctor.params
+                   if p.default is inspect.Parameter.empty and p.name not in params]
+        if missing:  # said as a parameter, not as Python's TypeError
+            raise ParameterError(f"{name}: parameter {missing[0]!r} is required", missing[0])
         return cls(**params)
 
     def suggest(self, name: str) -> str:

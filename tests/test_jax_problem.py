@@ -230,6 +230,7 @@ def test_a_sweep_over_it_runs_as_the_python_api_does(tmp_path):
      "problem 'jax': params0 must be a pytree of number arrays; its leaf 'w' is 'abc' (<U3)"),
     ("{loss: losses.py:loss, params0: {}}", "params0",
      "problem 'jax': params0 holds no parameters (no leaf with a number), got {}"),
+    ("{params0: losses.py:params0}", "loss", "jax: parameter 'loss' is required"),
 ])
 def test_a_wrong_entry_is_one_line_with_its_key_path(tmp_path, entry, where, why):
     from optbench.bench.sweep.config import load_sweep
@@ -264,6 +265,9 @@ def test_optbench_check_names_the_param_whose_file_is_wrong(tmp_path, monkeypatc
         err = capsys.readouterr().err
         assert err.startswith(f"optbench: error: --param loss: '{loss}': {why}")
         assert len(err.splitlines()) == 1
+    assert main(["check", "jax", "--param", "params0=[1.0, 2.0]"]) == 2
+    assert capsys.readouterr().err == \
+        "optbench: error: --param loss: jax: parameter 'loss' is required\n"
 
 
 def test_a_module_name_and_written_out_parameters(tmp_path):
