@@ -276,8 +276,6 @@ def make_optimizer(name: str, params: dict[str, Any], base_dir: str | Path = "."
 def shipped_problem(name: str) -> bool:
     """A problem optbench ships whose parameters name no user code (``object_params``): building
     it imports nothing a config or a results folder names."""
-    from optbench import problems
-
     return (name in problems.registry and problems.registry.source(name) == "built-in"
             and not problems.registry.get(name).object_params)
 

@@ -432,11 +432,11 @@ class Registry:
             pass
         prefix = self.family_of(name)
         if prefix is not None:  # a family member used for the first time: build and check it
+            family = self.family(prefix)
             try:
-                cls = self.family(prefix).build(name)
+                cls = family.build(name)
             except RegistryError as e:  # scipy:Nelder-Mead is ours: say so
                 member = name.partition(":")[2]
-                family = self.family(prefix)
                 own = suggestions(member, list(self)) if member and not family.bare else []
                 if not own or suggestions(member, family.members()):  # its own come first
                     raise
@@ -472,13 +472,10 @@ def check_number(
 
     The message reads like "adam: parameter 'lr' must be a number > 0, got -1".
     """
-    if isinstance(value, bool) or not isinstance(value, int | float) or (
-            integer and isinstance(value, float) and not value.is_integer()) or (
-            value != value or value in (math.inf, -math.inf)) or (
-            low is not None and (value < low or (low_open and value == low))) or (
-            high is not None and (value > high or (high_open and value == high))):
-        kind = "an integer" if integer else "a number"  # the message only when it is needed:
-        bounds = []  # constructors call this for every parameter of every run
+    if not _valid(value, low, high, low_open, high_open, integer):
+        # the message only when it is needed: constructors check every parameter of every run
+        kind = "an integer" if integer else "a number"
+        bounds = []
         if low is not None:
             bounds.append(f"{'>' if low_open else '>='} {low:g}")
         if high is not None:
@@ -486,3 +483,17 @@ def check_number(
         valid = f"{kind} {' and '.join(bounds)}".strip()
         raise ParameterError(f"{owner}: parameter {name!r} must be {valid}, got {value!r}", name)
     return int(value) if integer else float(value)
+
+
+def _valid(value: Any, low: float | None, high: float | None, low_open: bool, high_open: bool,
+           integer: bool) -> bool:
+    """``check_number``'s test: a finite number (an integer when ``integer``) in the interval."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if integer and isinstance(value, float) and not value.is_integer():
+        return False
+    if value != value or value in (math.inf, -math.inf):
+        return False
+    if low is not None and (value < low or (low_open and value == low)):
+        return False
+    return high is None or not (value > high or (high_open and value == high))

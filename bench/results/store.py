@@ -332,7 +332,7 @@ class Store:
     def write_summary(self) -> list[dict[str, Any]]:
         """summary.csv and summary.parquet from the sweep's stored runs; returns their rows.
 
-        Written with the csv module and pyarrow (a sweep's end imports no pandas): the file a
+        Written with the csv module and pyarrow (no DataFrame, no run read back): the file a
         pandas ``to_csv`` would write, but for counts beside blanks, which stay integers."""
         import pyarrow as pa
         import pyarrow.parquet as pq

@@ -37,11 +37,6 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def _pin_blas() -> None:
-    """Worker start-up: one BLAS thread per process; parallelism comes from processes."""
-    hold_one_blas_thread()
-
-
 _launch_lock = threading.Lock()
 
 
@@ -98,7 +93,8 @@ def process_pool(specs: list[RunSpec], workers: int) -> Iterator[RunRecord]:
     """Run in ``workers`` processes; a run past its hard ``timeout`` is killed on time (pool.py)."""
     from optbench.bench.run.pool import PoolBroken, imap
 
-    runs = imap(execute, specs, workers, limit=lambda s: s.timeout, initializer=_pin_blas)
+    runs = imap(execute, specs, workers, limit=lambda s: s.timeout,
+                initializer=hold_one_blas_thread)
     with contextlib.closing(runs):  # leaving early kills the workers now, not at collection
         while True:
             try:
@@ -291,7 +287,7 @@ def serve() -> None:
     """The helper's loop: a spec in on stdin, its record out; ends when stdin closes."""
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what a problem prints goes to stderr, not into the records' channel
-    _pin_blas()
+    hold_one_blas_thread()  # one BLAS thread per process: parallelism from processes
     out.write(READY)
     out.flush()
     inp = sys.stdin.buffer

@@ -27,12 +27,11 @@ from optbench.bench.run.executors import (
     _died,
     _killed,
     _lost,
-    _pin_blas,
     bounded_execute,
     dask_client,
     default_workers,
 )
-from optbench.bench.run.runner import execute
+from optbench.bench.run.runner import execute, hold_one_blas_thread
 from optbench.bench.sweep.spec import RunSpec
 
 Row = dict  # a run's summary row, as RunRecord.summary() gives it
@@ -81,7 +80,7 @@ class LocalPool:
         self.slots, self._store = workers, store
         self._queue: deque = deque()
         self._outcomes = imap(_execute_and_store, self._queue, workers,
-                              limit=lambda item: item[0].timeout, initializer=_pin_blas)
+                              limit=lambda item: item[0].timeout, initializer=hold_one_blas_thread)
         self._pending = 0
 
     def submit(self, spec: RunSpec, tag: Hashable) -> None:

@@ -16,9 +16,8 @@ import textwrap
 import time
 
 from optbench.bench.cli.main import main
-from optbench.bench.run.executors import _pin_blas
 from optbench.bench.run.pool import imap
-from optbench.bench.run.runner import execute
+from optbench.bench.run.runner import execute, hold_one_blas_thread
 from optbench.bench.sweep.spec import Budget, RunSpec
 
 SWEEP = """
@@ -70,7 +69,7 @@ def test_worker_start_up(benchmark, capsys):
 
     def start_and_run_one() -> float:
         t0 = time.perf_counter()
-        (outcome,) = imap(execute, [spec], 1, initializer=_pin_blas)
+        (outcome,) = imap(execute, [spec], 1, initializer=hold_one_blas_thread)
         assert outcome.kind == "done" and outcome.value.n_iter == 1
         return time.perf_counter() - t0
 
